@@ -1,0 +1,201 @@
+//! `abs_mod(x, n)`: BigQuery's `MOD(ABS(x), n)` bucket fold, total over INT64.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, PrimitiveArray};
+use arrow::compute::binary;
+use arrow::datatypes::{ArrowPrimitiveType, DataType, Int64Type, UInt64Type};
+use datafusion_common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion_expr::scalar_doc_sections::DOC_SECTION_MATH;
+use datafusion_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct AbsMod {
+    signature: Signature,
+}
+
+impl Default for AbsMod {
+    fn default() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        DOC_SECTION_MATH,
+        "Folds an integer into a bucket in [0, n): MOD(ABS(x), n) exactly as BigQuery computes \
+         it. Unlike ABS, it never fails: for x = -9223372036854775808 (INT64 MIN, where \
+         BigQuery's ABS errors) it uses the magnitude 2^63. NULL x gives NULL; n must be a \
+         positive integer (n <= 0 or NULL is an error).",
+        "abs_mod(x, n)",
+    )
+    .with_sql_example(
+        "```sql\n> SELECT abs_mod(farm_fingerprint('alphabet'), 10);\n+----------------------------------------------------------+\n| abs_mod(farm_fingerprint(Utf8(\"alphabet\")),Int64(10)) |\n+----------------------------------------------------------+\n| 3                                                        |\n+----------------------------------------------------------+\n```",
+    )
+    .with_argument("x", "Integer expression, typically a fingerprint (BIGINT).")
+    .with_argument("n", "Number of buckets: a positive integer.")
+    .with_related_udf("farm_fingerprint")
+    .with_related_udf("row_fingerprint")
+    .build()
+});
+
+impl ScalarUDFImpl for AbsMod {
+    fn name(&self) -> &str {
+        "abs_mod"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let [x, n] = arg_types else {
+            return plan_err!(
+                "abs_mod: expects two arguments (x, n), got {}",
+                arg_types.len()
+            );
+        };
+        let x = match x {
+            // UInt64 keeps its full range; every other integer fits in Int64.
+            DataType::UInt64 => DataType::UInt64,
+            t if t.is_integer() || t.is_null() => DataType::Int64,
+            t => {
+                return plan_err!(
+                    "abs_mod: argument x must be an integer (BIGINT), got {t}; cast it, or \
+                     fingerprint it first with farm_fingerprint or row_fingerprint"
+                );
+            }
+        };
+        if !(n.is_integer() || n.is_null()) {
+            return plan_err!("abs_mod: argument n must be a positive integer, got {n}");
+        }
+        Ok(vec![x, DataType::Int64])
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn return_field_from_args(
+        &self,
+        args: datafusion_expr::ReturnFieldArgs,
+    ) -> Result<arrow::datatypes::FieldRef> {
+        // A literal n is checked while planning, so a bad query fails before
+        // it reads any data.
+        if let Some(Some(n)) = args.scalar_arguments.get(1) {
+            check_n(scalar_n(n))?;
+        }
+        let nullable = args.arg_fields.first().is_none_or(|f| f.is_nullable());
+        Ok(Arc::new(arrow::datatypes::Field::new(
+            self.name(),
+            DataType::Int64,
+            nullable,
+        )))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [x, n] = args.args.as_slice() else {
+            return exec_err!("abs_mod: expects two arguments (x, n)");
+        };
+        match (x, n) {
+            (ColumnarValue::Scalar(x), ColumnarValue::Scalar(n)) => {
+                let n = check_n(scalar_n(n))?;
+                let result = match x {
+                    ScalarValue::UInt64(x) => x.map(|x| abs_mod_u64(x, n)),
+                    ScalarValue::Int64(x) => x.map(|x| abs_mod_i64(x, n)),
+                    ScalarValue::Null => None,
+                    other => return exec_err!("abs_mod: unexpected x type {}", other.data_type()),
+                };
+                Ok(ColumnarValue::Scalar(ScalarValue::Int64(result)))
+            }
+            (ColumnarValue::Array(x), ColumnarValue::Scalar(n)) => {
+                let n = check_n(scalar_n(n))?;
+                Ok(ColumnarValue::Array(match x.data_type() {
+                    DataType::UInt64 => fold(x.as_primitive::<UInt64Type>(), n, abs_mod_u64),
+                    _ => fold(x.as_primitive::<Int64Type>(), n, abs_mod_i64),
+                }))
+            }
+            (x, ColumnarValue::Array(n)) => {
+                let n = n.as_primitive::<Int64Type>();
+                if let Some(bad) = n.iter().find(|v| !matches!(v, Some(v) if *v > 0)) {
+                    check_n(bad)?;
+                }
+                let x = x.to_array(n.len())?;
+                let result: Int64Array = match x.data_type() {
+                    DataType::UInt64 => binary(x.as_primitive::<UInt64Type>(), n, |x, n| {
+                        abs_mod_u64(x, n as u64)
+                    })?,
+                    _ => binary(x.as_primitive::<Int64Type>(), n, |x, n| {
+                        abs_mod_i64(x, n as u64)
+                    })?,
+                };
+                Ok(ColumnarValue::Array(Arc::new(result)))
+            }
+        }
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOCUMENTATION)
+    }
+}
+
+fn scalar_n(n: &ScalarValue) -> Option<i64> {
+    match n {
+        ScalarValue::Int64(v) => *v,
+        // Literals reach `return_field_from_args` before coercion.
+        other => other.cast_to(&DataType::Int64).ok().and_then(|v| match v {
+            ScalarValue::Int64(v) => v,
+            _ => None,
+        }),
+    }
+}
+
+/// `n` as an unsigned modulus, or the error users see for a bad one.
+fn check_n(n: Option<i64>) -> Result<u64> {
+    match n {
+        Some(n) if n > 0 => Ok(n as u64),
+        Some(n) => plan_err!("abs_mod: argument n must be a positive integer, got {n}"),
+        None => plan_err!("abs_mod: argument n must be a positive integer, got NULL"),
+    }
+}
+
+/// `unsigned_abs` gives 2^63 for INT64 MIN, so no input can overflow.
+#[inline]
+fn abs_mod_i64(x: i64, n: u64) -> i64 {
+    (x.unsigned_abs() % n) as i64
+}
+
+#[inline]
+fn abs_mod_u64(x: u64, n: u64) -> i64 {
+    (x % n) as i64
+}
+
+fn fold<T: ArrowPrimitiveType>(
+    x: &PrimitiveArray<T>,
+    n: u64,
+    f: impl Fn(T::Native, u64) -> i64,
+) -> ArrayRef {
+    Arc::new(x.unary::<_, Int64Type>(|v| f(v, n)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int64_min_uses_the_magnitude_two_to_the_63() {
+        // 2^63 = 9223372036854775808
+        assert_eq!(abs_mod_i64(i64::MIN, 10), 8);
+        assert_eq!(
+            abs_mod_i64(i64::MIN, 7),
+            (9223372036854775808u128 % 7) as i64
+        );
+        assert_eq!(abs_mod_i64(i64::MAX, 10), 7);
+        assert_eq!(abs_mod_i64(-7, 3), 1);
+        assert_eq!(abs_mod_u64(u64::MAX, 10), 5);
+    }
+}

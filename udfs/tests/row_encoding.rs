@@ -1,0 +1,369 @@
+//! Row encoding v1 (docs/row-encoding.md): the exact bytes of each type, and
+//! one test per invariant of DESIGN.md.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, DictionaryArray, Float64Array, Int32Array, Int64Array, LargeStringArray, ListArray,
+    StringArray, StringViewArray, StructArray, TimestampNanosecondArray, TimestampSecondArray,
+};
+use arrow::datatypes::{i256, DataType, Field, Int32Type, Int64Type};
+use datafusion_common::ScalarValue;
+use datafusion_expr::ColumnarValue;
+use mlfusion_udfs::farmhash::fingerprint64;
+use mlfusion_udfs::row_encoding::{encode_value, for_each_row_fingerprint};
+
+fn enc(v: ScalarValue) -> Vec<u8> {
+    encode_value(&v).unwrap()
+}
+
+fn le8(v: i64) -> [u8; 8] {
+    v.to_le_bytes()
+}
+
+/// Fingerprints of every row of `columns`.
+fn row_hashes(columns: Vec<ColumnarValue>, rows: usize) -> Vec<u64> {
+    let mut out = vec![0; rows];
+    for_each_row_fingerprint(&columns, rows, |r, h| out[r] = h).unwrap();
+    out
+}
+
+fn col(a: ArrayRef) -> ColumnarValue {
+    ColumnarValue::Array(a)
+}
+
+#[test]
+fn integer_widths_encode_as_one_integer() {
+    let five = [&[0x02u8][..], &le8(5)].concat();
+    for v in [
+        ScalarValue::Int8(Some(5)),
+        ScalarValue::Int16(Some(5)),
+        ScalarValue::Int32(Some(5)),
+        ScalarValue::Int64(Some(5)),
+        ScalarValue::UInt8(Some(5)),
+        ScalarValue::UInt16(Some(5)),
+        ScalarValue::UInt32(Some(5)),
+        ScalarValue::UInt64(Some(5)),
+    ] {
+        assert_eq!(enc(v.clone()), five, "{v:?}");
+    }
+    assert_eq!(
+        enc(ScalarValue::Int8(Some(-1))),
+        enc(ScalarValue::Int64(Some(-1)))
+    );
+    assert_eq!(
+        enc(ScalarValue::UInt64(Some(i64::MAX as u64))),
+        enc(ScalarValue::Int64(Some(i64::MAX)))
+    );
+    // Above i64::MAX an unsigned value has its own tag, so it cannot collide
+    // with the negative number of the same bits.
+    assert_eq!(
+        enc(ScalarValue::UInt64(Some(u64::MAX))),
+        [&[0x03u8][..], &u64::MAX.to_le_bytes()].concat()
+    );
+    assert_ne!(
+        enc(ScalarValue::UInt64(Some(u64::MAX))),
+        enc(ScalarValue::Int64(Some(-1)))
+    );
+}
+
+#[test]
+fn string_types_and_dictionaries_encode_alike() {
+    assert_eq!(
+        enc(ScalarValue::Utf8(Some("héllo".into()))),
+        [&[0x06u8][..], &le8(6), "héllo".as_bytes()].concat()
+    );
+    let values = ["a", "", "héllo", "a", "zz"];
+    let utf8: ArrayRef = Arc::new(StringArray::from(values.to_vec()));
+    let large: ArrayRef = Arc::new(LargeStringArray::from(values.to_vec()));
+    let view: ArrayRef = Arc::new(StringViewArray::from(values.to_vec()));
+    let dict: ArrayRef = Arc::new(
+        values
+            .iter()
+            .copied()
+            .collect::<DictionaryArray<Int32Type>>(),
+    );
+    let expected = row_hashes(vec![col(utf8)], 5);
+    for array in [large, view, dict] {
+        assert_eq!(row_hashes(vec![col(array)], 5), expected);
+    }
+    // A string and the same bytes as BINARY are different values.
+    assert_ne!(
+        enc(ScalarValue::Utf8(Some("a".into()))),
+        enc(ScalarValue::Binary(Some(b"a".to_vec())))
+    );
+    assert_eq!(
+        enc(ScalarValue::Binary(Some(b"a".to_vec()))),
+        enc(ScalarValue::FixedSizeBinary(1, Some(b"a".to_vec())))
+    );
+}
+
+#[test]
+fn floats_normalize_negative_zero_and_nan() {
+    assert_eq!(
+        enc(ScalarValue::Float64(Some(1.0))),
+        [&[0x04u8][..], &1.0f64.to_bits().to_le_bytes()].concat()
+    );
+    assert_eq!(
+        enc(ScalarValue::Float64(Some(-0.0))),
+        enc(ScalarValue::Float64(Some(0.0)))
+    );
+    let nan = enc(ScalarValue::Float64(Some(f64::NAN)));
+    assert_eq!(
+        nan,
+        [&[0x04u8][..], &0x7FF8_0000_0000_0000u64.to_le_bytes()].concat()
+    );
+    for other in [
+        -f64::NAN,
+        f64::from_bits(0x7FF0_0000_0000_0001),
+        f64::from_bits(0xFFFF_FFFF_FFFF_FFFF),
+    ] {
+        assert_eq!(enc(ScalarValue::Float64(Some(other))), nan);
+    }
+    assert_eq!(enc(ScalarValue::Float32(Some(f32::NAN))), nan);
+    assert_eq!(
+        enc(ScalarValue::Float32(Some(-0.0))),
+        enc(ScalarValue::Float64(Some(0.0)))
+    );
+    assert_eq!(
+        enc(ScalarValue::Float32(Some(1.5))),
+        enc(ScalarValue::Float64(Some(1.5)))
+    );
+    // Floats and integers are different families.
+    assert_ne!(
+        enc(ScalarValue::Float64(Some(5.0))),
+        enc(ScalarValue::Int64(Some(5)))
+    );
+}
+
+#[test]
+fn timestamps_encode_the_utc_instant() {
+    let secs = 1_700_000_000i64;
+    let expected = [&[0x09u8][..], &(secs as i128 * 1_000_000_000).to_le_bytes()].concat();
+    for tz in [None, Some("UTC"), Some("+05:00"), Some("America/New_York")] {
+        let tz: Option<Arc<str>> = tz.map(Into::into);
+        for v in [
+            ScalarValue::TimestampSecond(Some(secs), tz.clone()),
+            ScalarValue::TimestampMillisecond(Some(secs * 1_000), tz.clone()),
+            ScalarValue::TimestampMicrosecond(Some(secs * 1_000_000), tz.clone()),
+            ScalarValue::TimestampNanosecond(Some(secs * 1_000_000_000), tz.clone()),
+        ] {
+            assert_eq!(enc(v.clone()), expected, "{v:?}");
+        }
+    }
+    // Beyond the nanosecond INT64 range (year 2262) seconds still encode exactly.
+    let far = 20_000_000_000i64;
+    assert_eq!(
+        enc(ScalarValue::TimestampSecond(Some(far), None)),
+        [&[0x09u8][..], &(far as i128 * 1_000_000_000).to_le_bytes()].concat()
+    );
+    // Arrays of different units and zones agree too.
+    let s: ArrayRef = Arc::new(TimestampSecondArray::from(vec![secs, -1]).with_timezone("+01:00"));
+    let ns: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![
+        secs * 1_000_000_000,
+        -1_000_000_000,
+    ]));
+    assert_eq!(row_hashes(vec![col(s)], 2), row_hashes(vec![col(ns)], 2));
+    // Dates are days, not instants.
+    assert_eq!(
+        enc(ScalarValue::Date32(Some(1))),
+        enc(ScalarValue::Date64(Some(86_400_000)))
+    );
+    assert_ne!(
+        enc(ScalarValue::Date64(Some(86_400_000))),
+        enc(ScalarValue::TimestampMillisecond(Some(86_400_000), None))
+    );
+}
+
+#[test]
+fn decimals_are_scale_normalized() {
+    // 1.5 normalizes to unscaled 15 at scale 1.
+    let one_and_a_half = [
+        &[0x05u8][..],
+        &1i32.to_le_bytes(),
+        &i256::from_i128(15).to_le_bytes(),
+    ]
+    .concat();
+    for v in [
+        ScalarValue::Decimal128(Some(15), 10, 1),
+        ScalarValue::Decimal128(Some(150), 10, 2),
+        ScalarValue::Decimal128(Some(1_500_000), 20, 6),
+        ScalarValue::Decimal32(Some(150), 9, 2),
+        ScalarValue::Decimal64(Some(1500), 18, 3),
+        ScalarValue::Decimal256(Some(i256::from_i128(15_000)), 40, 4),
+    ] {
+        assert_eq!(enc(v.clone()), one_and_a_half, "{v:?}");
+    }
+    // 100 (scale 0) and 100.00 (scale 2) normalize to 1 at scale -2.
+    assert_eq!(
+        enc(ScalarValue::Decimal128(Some(100), 10, 0)),
+        enc(ScalarValue::Decimal128(Some(10_000), 10, 2))
+    );
+    // Zero at any scale is (0, 0).
+    assert_eq!(
+        enc(ScalarValue::Decimal128(Some(0), 10, 5)),
+        [
+            &[0x05u8][..],
+            &0i32.to_le_bytes(),
+            &i256::ZERO.to_le_bytes()
+        ]
+        .concat()
+    );
+    assert_ne!(
+        enc(ScalarValue::Decimal128(Some(15), 10, 1)),
+        enc(ScalarValue::Decimal128(Some(105), 10, 2))
+    );
+    // A Decimal256 beyond the i128 range normalizes the same way.
+    let big = i256::from_i128(i128::MAX).wrapping_mul(i256::from_i128(1000));
+    assert_eq!(
+        enc(ScalarValue::Decimal256(Some(big), 76, 3)),
+        enc(ScalarValue::Decimal256(
+            Some(i256::from_i128(i128::MAX)),
+            76,
+            0
+        ))
+    );
+}
+
+#[test]
+fn null_has_its_own_tag() {
+    assert_eq!(enc(ScalarValue::Null), [0x00]);
+    for typed in [
+        ScalarValue::Int64(None),
+        ScalarValue::Utf8(None),
+        ScalarValue::Float64(None),
+        ScalarValue::Boolean(None),
+    ] {
+        assert_eq!(enc(typed), [0x00]);
+    }
+    // A NULL never makes the row vanish: (NULL, 'a') ≠ ('a'), and NULL ≠ ''.
+    let a = ColumnarValue::Scalar(ScalarValue::Utf8(Some("a".into())));
+    let null = ColumnarValue::Scalar(ScalarValue::Null);
+    assert_ne!(
+        row_hashes(vec![null.clone(), a.clone()], 1),
+        row_hashes(vec![a.clone()], 1)
+    );
+    assert_ne!(
+        enc(ScalarValue::Null),
+        enc(ScalarValue::Utf8(Some(String::new())))
+    );
+    // NULLs inside an array column are encoded per row.
+    let ints: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None]));
+    let h = row_hashes(vec![col(ints)], 2);
+    assert_eq!(h[1], fingerprint64(&[0x00]));
+    assert_eq!(h[0], fingerprint64(&[&[0x02u8][..], &le8(1)].concat()));
+}
+
+#[test]
+fn strings_and_binaries_are_length_prefixed() {
+    let pair = |a: &str, b: &str| {
+        row_hashes(
+            vec![
+                ColumnarValue::Scalar(ScalarValue::Utf8(Some(a.into()))),
+                ColumnarValue::Scalar(ScalarValue::Utf8(Some(b.into()))),
+            ],
+            1,
+        )
+    };
+    assert_ne!(pair("ab", "c"), pair("a", "bc"));
+    assert_ne!(pair("", "abc"), pair("abc", ""));
+    let bin = |a: &[u8], b: &[u8]| {
+        let mut x = enc(ScalarValue::Binary(Some(a.to_vec())));
+        x.extend(enc(ScalarValue::Binary(Some(b.to_vec()))));
+        x
+    };
+    assert_ne!(bin(b"ab", b"c"), bin(b"a", b"bc"));
+}
+
+#[test]
+fn lists_and_structs_recurse() {
+    let list_i32 = ScalarValue::List(Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(
+        vec![Some(vec![Some(1), Some(2)])],
+    )));
+    let list_i64 = ScalarValue::List(Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
+        vec![Some(vec![Some(1), Some(2)])],
+    )));
+    let expected = [&[0x10u8][..], &le8(2), &[0x02], &le8(1), &[0x02], &le8(2)].concat();
+    assert_eq!(enc(list_i32.clone()), expected);
+    assert_eq!(enc(list_i64), expected);
+    let with_null = ScalarValue::List(Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(
+        vec![Some(vec![Some(1), Some(2), None])],
+    )));
+    assert_ne!(enc(with_null), expected);
+    let empty = ScalarValue::List(Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(
+        vec![Some(Vec::<Option<i32>>::new())],
+    )));
+    assert_eq!(enc(empty), [&[0x10u8][..], &le8(0)].concat());
+
+    // Struct field names never enter the hash; values and order do.
+    let make = |names: [&str; 2], a: i32, b: f64| -> ArrayRef {
+        Arc::new(StructArray::from(vec![
+            (
+                Arc::new(Field::new(names[0], DataType::Int32, true)),
+                Arc::new(Int32Array::from(vec![a])) as ArrayRef,
+            ),
+            (
+                Arc::new(Field::new(names[1], DataType::Float64, true)),
+                Arc::new(Float64Array::from(vec![b])) as ArrayRef,
+            ),
+        ]))
+    };
+    let s = row_hashes(vec![col(make(["a", "b"], 1, 2.0))], 1);
+    assert_eq!(s, row_hashes(vec![col(make(["x", "y"], 1, 2.0))], 1));
+    assert_ne!(s, row_hashes(vec![col(make(["a", "b"], 2, 1.0))], 1));
+    assert_eq!(
+        s[0],
+        fingerprint64(
+            &[
+                &[0x11u8][..],
+                &le8(2),
+                &[0x02],
+                &le8(1),
+                &[0x04],
+                &2.0f64.to_bits().to_le_bytes()
+            ]
+            .concat()
+        )
+    );
+    // A struct is not the flat row of its fields.
+    let flat = row_hashes(
+        vec![
+            ColumnarValue::Scalar(ScalarValue::Int32(Some(1))),
+            ColumnarValue::Scalar(ScalarValue::Float64(Some(2.0))),
+        ],
+        1,
+    );
+    assert_ne!(s, flat);
+}
+
+#[test]
+fn a_literal_first_argument_acts_as_a_salt() {
+    let n = 1000;
+    let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..n as i64));
+    let salted = |salt: &str| {
+        row_hashes(
+            vec![
+                ColumnarValue::Scalar(ScalarValue::Utf8(Some(salt.into()))),
+                col(ids.clone()),
+            ],
+            n,
+        )
+    };
+    let v1 = salted("v1");
+    // The constant is encoded like a column holding that value in every row.
+    let salt_column: ArrayRef = Arc::new(StringArray::from(vec!["v1"; n]));
+    assert_eq!(v1, row_hashes(vec![col(salt_column), col(ids.clone())], n));
+    // Another salt moves every row to an unrelated fingerprint.
+    let v2 = salted("v2");
+    assert!(v1.iter().zip(&v2).all(|(a, b)| a != b));
+    // Bucket assignments under two salts agree about as often as chance.
+    let same = v1
+        .iter()
+        .zip(&v2)
+        .filter(|(a, b)| *a % 10 == *b % 10)
+        .count();
+    assert!(
+        (50..=150).contains(&same),
+        "{same} of {n} rows kept their bucket"
+    );
+}
