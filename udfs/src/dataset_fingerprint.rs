@@ -110,9 +110,12 @@ impl AggregateUDFImpl for DatasetFingerprint {
 
 fn check_not_distinct(args: &AccumulatorArgs) -> Result<()> {
     if args.is_distinct {
+        // DataFusion rewrites a lone DISTINCT aggregate into a GROUP BY, so
+        // only the forms it cannot rewrite reach this point.
         return not_impl_err!(
-            "dataset_fingerprint: DISTINCT is not supported (a multiset checksum counts \
-             duplicates); fingerprint SELECT DISTINCT ... in a subquery instead"
+            "dataset_fingerprint: this DISTINCT form is not supported; fingerprint the \
+             distinct rows in a subquery: SELECT dataset_fingerprint(a, b) FROM (SELECT \
+             DISTINCT a, b FROM t)"
         );
     }
     Ok(())

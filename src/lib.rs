@@ -1,0 +1,41 @@
+//! mlfusion: reproducible ML data work as SQL on Apache DataFusion.
+//!
+//! Embed it in a Rust app by registering the functions on a context:
+//!
+//! ```
+//! use datafusion::prelude::SessionContext;
+//!
+//! # async fn run() -> datafusion::error::Result<()> {
+//! let ctx = SessionContext::new();
+//! mlfusion::register_all(&ctx);
+//! ctx.sql("SELECT abs_mod(farm_fingerprint('alphabet'), 10)").await?.show().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+pub use mlfusion_udfs as udfs;
+
+/// The version of mlfusion.
+pub const MLFUSION_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Registers every mlfusion function on `ctx`.
+pub fn register_all(ctx: &SessionContext) {
+    for udf in udfs::scalar_functions() {
+        ctx.register_udf(udf.as_ref().clone());
+    }
+    for udaf in udfs::aggregate_functions() {
+        ctx.register_udaf(udaf.as_ref().clone());
+    }
+}
+
+/// A `SessionContext` with mlfusion's defaults: every function registered,
+/// `information_schema` on (so `SHOW FUNCTIONS` describes them), and file
+/// paths and URLs queryable as tables (`SELECT * FROM 'data.parquet'`).
+pub fn session_context(config: SessionConfig) -> SessionContext {
+    let ctx =
+        SessionContext::new_with_config(config.with_information_schema(true)).enable_url_table();
+    register_all(&ctx);
+    ctx
+}

@@ -1,0 +1,58 @@
+//! Runs every `sql/*.slt` file (the executable SQL contract) through
+//! datafusion-sqllogictest on a fresh mlfusion session per file.
+//!
+//! `MLFUSION_SLT=name` runs only files whose name contains `name`.
+
+use std::path::{Path, PathBuf};
+
+use datafusion::prelude::SessionConfig;
+use datafusion_sqllogictest::{df_value_validator, value_normalizer, DataFusion};
+use indicatif::ProgressBar;
+use sqllogictest::strict_column_validator;
+
+fn slt_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let filter = std::env::var("MLFUSION_SLT").unwrap_or_default();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("sql/ exists")
+        .map(|e| e.expect("readable sql/ entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .filter(|p| p.to_string_lossy().contains(&filter))
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_logic_tests() {
+    let files = slt_files();
+    assert!(!files.is_empty(), "no sql/*.slt files matched");
+    // Files that write data (COPY ... TO) write under target/slt_scratch/,
+    // emptied first so reruns start from nothing.
+    let scratch = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/slt_scratch");
+    if scratch.exists() {
+        std::fs::remove_dir_all(&scratch).expect("remove old target/slt_scratch");
+    }
+    let mut failures = Vec::new();
+    for path in files {
+        let relative = PathBuf::from(path.file_name().expect("file name"));
+        // Two partitions so aggregates really merge partial states.
+        let config = SessionConfig::new().with_target_partitions(2);
+        let ctx = mlfusion::session_context(config);
+        let mut runner = sqllogictest::Runner::new(|| {
+            let ctx = ctx.clone();
+            let relative = relative.clone();
+            async move { Ok(DataFusion::new(ctx, relative, ProgressBar::hidden())) }
+        });
+        runner.with_column_validator(strict_column_validator);
+        runner.with_normalizer(value_normalizer);
+        runner.with_validator(df_value_validator);
+        // Relative paths inside .slt files are relative to the repository root.
+        std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).expect("cd to the crate root");
+        match runner.run_file_async(&path).await {
+            Ok(()) => println!("ok   {}", relative.display()),
+            Err(e) => failures.push(format!("{}: {e}", relative.display())),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
