@@ -1,0 +1,83 @@
+//! The `mlfusion` binary as a user runs it.
+
+use std::process::{Command, Output};
+
+fn mlfusion(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlfusion"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run mlfusion")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn version_names_mlfusion_and_datafusion() {
+    let out = mlfusion(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        stdout(&out).trim(),
+        format!(
+            "mlfusion {} (DataFusion {})",
+            env!("CARGO_PKG_VERSION"),
+            datafusion::DATAFUSION_VERSION
+        )
+    );
+}
+
+#[test]
+fn commands_run_with_every_function_registered() {
+    let out = mlfusion(&[
+        "-q",
+        "--format",
+        "csv",
+        "-c",
+        "SELECT farm_fingerprint('alphabet') AS f, abs_mod(farm_fingerprint('alphabet'), 10) AS b, row_fingerprint(5) AS r",
+        "SELECT dataset_fingerprint(v) IS NOT NULL AS d FROM generate_series(1, 10) AS t(v)",
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(
+        stdout(&out),
+        "f,b,r\n-2427165924636348523,3,2174305313529178439\nd\ntrue\n"
+    );
+}
+
+#[test]
+fn files_and_parquet_paths() {
+    let dir = std::env::temp_dir().join(format!("mlfusion-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("words.parquet");
+    let script = dir.join("script.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "COPY (SELECT * FROM (VALUES ('alphabet'), ('3true')) AS t(w)) TO '{}';\n\
+             SELECT w, farm_fingerprint(w) AS f FROM '{}' ORDER BY w;\n",
+            data.display(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    let out = mlfusion(&["-q", "--format", "csv", "-f", script.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(
+        stdout(&out).ends_with("w,f\n3true,-4880158226897771312\nalphabet,-2427165924636348523\n"),
+        "{}",
+        stdout(&out)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_argument_fails_with_a_clear_error() {
+    let out = mlfusion(&["-q", "-c", "SELECT abs_mod(5, 0)"]);
+    assert!(!out.status.success());
+    assert!(
+        stdout(&out).contains("abs_mod: argument n must be a positive integer, got 0"),
+        "{}",
+        stdout(&out)
+    );
+}
