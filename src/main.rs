@@ -198,7 +198,7 @@ async fn main_inner() -> Result<()> {
 
     if !args.quiet {
         println!(
-            "mlfusion v{} (DataFusion v{}). \\? for help; SHOW FUNCTIONS LIKE '%fingerprint%' lists mlfusion's functions.",
+            "mlfusion v{} (DataFusion v{}). \\? for help; SHOW FUNCTIONS LIKE '%fingerprint%' describes mlfusion's functions.",
             mlfusion::MLFUSION_VERSION,
             datafusion::DATAFUSION_VERSION
         );

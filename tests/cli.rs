@@ -81,3 +81,28 @@ fn a_bad_argument_fails_with_a_clear_error() {
         stdout(&out)
     );
 }
+
+#[test]
+fn quickstart_runs_as_the_readme_says() {
+    let out = mlfusion(&["-q", "--format", "csv", "-f", "sql/examples/quickstart.sql"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    // BigQuery's value, the CONCAT pitfalls, and one checksum for the original
+    // rows, the union of the splits and the split files.
+    assert!(
+        text.contains("fingerprint\n-2427165924636348523\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("concat_collides,concat_loses_null,row_collides,row_loses_null\ntrue,true,false,false\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("original,all_splits\n237623441332479945,237623441332479945\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("penguins,from_files\n344,237623441332479945\n"),
+        "{text}"
+    );
+}

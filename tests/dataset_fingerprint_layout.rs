@@ -10,7 +10,11 @@ const COLUMNS: &str = "id, name, score, day";
 
 async fn scalar(ctx: &SessionContext, sql: &str) -> Result<Option<i64>> {
     let batches = ctx.sql(sql).await?.collect().await?;
-    let column = batches[0].column(0).as_any().downcast_ref::<Int64Array>().expect("BIGINT");
+    let column = batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("BIGINT");
     Ok((!column.is_null(0)).then(|| column.value(0)))
 }
 
@@ -47,9 +51,13 @@ async fn one_value_for_any_layout_and_partitioning() -> Result<()> {
 
     let mut values = Vec::new();
     for partitions in [1, 3, 8] {
-        let ctx = mlfusion::session_context(SessionConfig::new().with_target_partitions(partitions));
+        let ctx =
+            mlfusion::session_context(SessionConfig::new().with_target_partitions(partitions));
         for path in [&one, &many] {
-            let sql = format!("SELECT dataset_fingerprint({COLUMNS}) FROM '{}'", path.display());
+            let sql = format!(
+                "SELECT dataset_fingerprint({COLUMNS}) FROM '{}'",
+                path.display()
+            );
             values.push(scalar(&ctx, &sql).await?);
         }
     }
@@ -78,7 +86,11 @@ fn walk(dir: &std::path::Path) -> usize {
         .expect("dir")
         .map(|e| {
             let p = e.expect("entry").path();
-            if p.is_dir() { walk(&p) } else { 1 }
+            if p.is_dir() {
+                walk(&p)
+            } else {
+                1
+            }
         })
         .sum()
 }

@@ -28,7 +28,10 @@ fn tables() -> (RecordBatch, RecordBatch) {
     let binaries = batch(
         vec![
             ("binary", Arc::new(BinaryArray::from(bytes.clone()))),
-            ("large_binary", Arc::new(LargeBinaryArray::from(bytes.clone()))),
+            (
+                "large_binary",
+                Arc::new(LargeBinaryArray::from(bytes.clone())),
+            ),
             ("binary_view", Arc::new(BinaryViewArray::from(bytes))),
         ],
         vectors.iter().map(|v| v.fingerprint).collect(),
@@ -73,14 +76,25 @@ async fn mismatches(ctx: &SessionContext, table: &str, column: &str) -> Result<i
 async fn check_all(ctx: &SessionContext, rows: usize) -> Result<()> {
     for (table, columns) in [
         ("binaries", &["binary", "large_binary", "binary_view"][..]),
-        ("strings", &["utf8", "large_utf8", "utf8_view", "dictionary"][..]),
+        (
+            "strings",
+            &["utf8", "large_utf8", "utf8_view", "dictionary"][..],
+        ),
     ] {
         for column in columns {
             assert_eq!(mismatches(ctx, table, column).await?, 0, "{table}.{column}");
         }
     }
-    let batches = ctx.sql("SELECT count(*) FROM binaries").await?.collect().await?;
-    let count = batches[0].column(0).as_any().downcast_ref::<Int64Array>().expect("count");
+    let batches = ctx
+        .sql("SELECT count(*) FROM binaries")
+        .await?
+        .collect()
+        .await?;
+    let count = batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("count");
     assert_eq!(count.value(0) as usize, rows);
     Ok(())
 }
@@ -115,7 +129,11 @@ async fn every_type_read_from_parquet() -> Result<()> {
     // default view types (Utf8View, BinaryView).
     for force_view_types in [false, true] {
         let mut config = SessionConfig::new();
-        config.options_mut().execution.parquet.schema_force_view_types = force_view_types;
+        config
+            .options_mut()
+            .execution
+            .parquet
+            .schema_force_view_types = force_view_types;
         let ctx = mlfusion::session_context(config);
         for name in ["binaries", "strings"] {
             let path = dir.join(format!("{name}.parquet"));

@@ -7,9 +7,9 @@ use arrow::compute::binary;
 use arrow::datatypes::{ArrowPrimitiveType, DataType, Int64Type, UInt64Type};
 use datafusion_common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion_expr::scalar_doc_sections::DOC_SECTION_MATH;
-use datafusion_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+
+use crate::utils::any_arguments_with_examples;
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct AbsMod {
@@ -19,7 +19,7 @@ pub struct AbsMod {
 impl Default for AbsMod {
     fn default() -> Self {
         Self {
-            signature: Signature::user_defined(Volatility::Immutable),
+            signature: any_arguments_with_examples(&[&[DataType::Int64, DataType::Int64]]),
         }
     }
 }
@@ -52,31 +52,22 @@ impl ScalarUDFImpl for AbsMod {
         &self.signature
     }
 
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         let [x, n] = arg_types else {
             return plan_err!(
                 "abs_mod: expects two arguments (x, n), got {}",
                 arg_types.len()
             );
         };
-        let x = match x {
-            // UInt64 keeps its full range; every other integer fits in Int64.
-            DataType::UInt64 => DataType::UInt64,
-            t if t.is_integer() || t.is_null() => DataType::Int64,
-            t => {
-                return plan_err!(
-                    "abs_mod: argument x must be an integer (BIGINT), got {t}; cast it, or \
-                     fingerprint it first with farm_fingerprint or row_fingerprint"
-                );
-            }
-        };
+        if !(x.is_integer() || x.is_null()) {
+            return plan_err!(
+                "abs_mod: argument x must be an integer (BIGINT), got {x}; cast it, or \
+                 fingerprint it first with farm_fingerprint or row_fingerprint"
+            );
+        }
         if !(n.is_integer() || n.is_null()) {
             return plan_err!("abs_mod: argument n must be a positive integer, got {n}");
         }
-        Ok(vec![x, DataType::Int64])
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(DataType::Int64)
     }
 
@@ -84,15 +75,21 @@ impl ScalarUDFImpl for AbsMod {
         &self,
         args: datafusion_expr::ReturnFieldArgs,
     ) -> Result<arrow::datatypes::FieldRef> {
+        let arg_types = args
+            .arg_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect::<Vec<_>>();
+        let data_type = self.return_type(&arg_types)?;
         // A literal n is checked while planning, so a bad query fails before
         // it reads any data.
         if let Some(Some(n)) = args.scalar_arguments.get(1) {
-            check_n(scalar_n(n))?;
+            check_scalar_n(n)?;
         }
         let nullable = args.arg_fields.first().is_none_or(|f| f.is_nullable());
         Ok(Arc::new(arrow::datatypes::Field::new(
             self.name(),
-            DataType::Int64,
+            data_type,
             nullable,
         )))
     }
@@ -101,19 +98,24 @@ impl ScalarUDFImpl for AbsMod {
         let [x, n] = args.args.as_slice() else {
             return exec_err!("abs_mod: expects two arguments (x, n)");
         };
-        match (x, n) {
+        // Every integer type but UInt64 fits in Int64; UInt64 keeps its range.
+        let x = match x.data_type() {
+            DataType::UInt64 | DataType::Int64 => x.clone(),
+            _ => x.cast_to(&DataType::Int64, None)?,
+        };
+        let n = n.cast_to(&DataType::Int64, None)?;
+        match (&x, &n) {
             (ColumnarValue::Scalar(x), ColumnarValue::Scalar(n)) => {
-                let n = check_n(scalar_n(n))?;
+                let n = check_scalar_n(n)?;
                 let result = match x {
                     ScalarValue::UInt64(x) => x.map(|x| abs_mod_u64(x, n)),
                     ScalarValue::Int64(x) => x.map(|x| abs_mod_i64(x, n)),
-                    ScalarValue::Null => None,
                     other => return exec_err!("abs_mod: unexpected x type {}", other.data_type()),
                 };
                 Ok(ColumnarValue::Scalar(ScalarValue::Int64(result)))
             }
             (ColumnarValue::Array(x), ColumnarValue::Scalar(n)) => {
-                let n = check_n(scalar_n(n))?;
+                let n = check_scalar_n(n)?;
                 Ok(ColumnarValue::Array(match x.data_type() {
                     DataType::UInt64 => fold(x.as_primitive::<UInt64Type>(), n, abs_mod_u64),
                     _ => fold(x.as_primitive::<Int64Type>(), n, abs_mod_i64),
@@ -143,14 +145,11 @@ impl ScalarUDFImpl for AbsMod {
     }
 }
 
-fn scalar_n(n: &ScalarValue) -> Option<i64> {
-    match n {
-        ScalarValue::Int64(v) => *v,
-        // Literals reach `return_field_from_args` before coercion.
-        other => other.cast_to(&DataType::Int64).ok().and_then(|v| match v {
-            ScalarValue::Int64(v) => v,
-            _ => None,
-        }),
+/// A constant n as an unsigned modulus, or the error users see for a bad one.
+fn check_scalar_n(n: &ScalarValue) -> Result<u64> {
+    match n.cast_to(&DataType::Int64) {
+        Ok(ScalarValue::Int64(v)) => check_n(v),
+        _ => plan_err!("abs_mod: argument n must be a positive BIGINT, got {n}"),
     }
 }
 

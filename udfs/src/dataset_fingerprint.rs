@@ -17,11 +17,12 @@ use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion_expr::utils::format_state_name;
 use datafusion_expr::{
     Accumulator, AggregateUDFImpl, ColumnarValue, Documentation, EmitTo, GroupsAccumulator,
-    Signature, Volatility,
+    Signature,
 };
 
 use crate::farmhash::fingerprint64;
-use crate::row_encoding::{check_encodable, for_each_row_fingerprint};
+use crate::row_encoding::{check_encodable, for_each_row_fingerprint, ROW_EXAMPLES};
+use crate::utils::any_arguments_with_examples;
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DatasetFingerprint {
@@ -31,7 +32,7 @@ pub struct DatasetFingerprint {
 impl Default for DatasetFingerprint {
     fn default() -> Self {
         Self {
-            signature: Signature::variadic_any(Volatility::Immutable),
+            signature: any_arguments_with_examples(ROW_EXAMPLES),
         }
     }
 }
@@ -48,9 +49,10 @@ static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     .with_sql_example(
         "```sql\n> SELECT dataset_fingerprint(id, name, score) FROM 'data/*.parquet';\n```",
     )
+    .with_argument("x1", "The first column of a row.")
     .with_argument(
-        "x1, ..., xn",
-        "The columns of a row, of any types row_fingerprint accepts.",
+        "..., xn",
+        "Further columns, of any types row_fingerprint accepts.",
     )
     .with_related_udf("row_fingerprint")
     .build()

@@ -9,11 +9,10 @@ use arrow::compute::take;
 use arrow::datatypes::DataType;
 use datafusion_common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion_expr::scalar_doc_sections::DOC_SECTION_HASHING;
-use datafusion_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
 
 use crate::farmhash;
+use crate::utils::any_arguments_with_examples;
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct FarmFingerprint {
@@ -23,7 +22,14 @@ pub struct FarmFingerprint {
 impl Default for FarmFingerprint {
     fn default() -> Self {
         Self {
-            signature: Signature::user_defined(Volatility::Immutable),
+            signature: any_arguments_with_examples(&[
+                &[DataType::Utf8],
+                &[DataType::LargeUtf8],
+                &[DataType::Utf8View],
+                &[DataType::Binary],
+                &[DataType::LargeBinary],
+                &[DataType::BinaryView],
+            ]),
         }
     }
 }
@@ -75,9 +81,9 @@ impl ScalarUDFImpl for FarmFingerprint {
         &self.signature
     }
 
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         match arg_types {
-            [t] if is_hashable(t) => Ok(vec![t.clone()]),
+            [t] if is_hashable(t) => Ok(DataType::Int64),
             [t] => plan_err!(
                 "farm_fingerprint: argument x must be STRING or BYTES (Utf8, LargeUtf8, Utf8View, \
                  Binary, LargeBinary, BinaryView, FixedSizeBinary or a dictionary of those), got \
@@ -89,10 +95,6 @@ impl ScalarUDFImpl for FarmFingerprint {
                 arg_types.len()
             ),
         }
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Int64)
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {

@@ -23,6 +23,7 @@ pub mod farm_fingerprint;
 pub mod farmhash;
 pub mod row_encoding;
 pub mod row_fingerprint;
+mod utils;
 
 /// Every mlfusion scalar function.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {

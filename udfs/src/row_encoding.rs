@@ -44,6 +44,10 @@ pub mod tag {
     pub const MAP: u8 = 0x12;
 }
 
+/// Example argument lists of functions over encoded rows (any types are
+/// accepted; these are what `SHOW FUNCTIONS` lists).
+pub(crate) const ROW_EXAMPLES: &[&[DataType]] = &[&[DataType::Utf8, DataType::Int64]];
+
 /// The one NaN every NaN encodes as (the canonical quiet NaN).
 const CANONICAL_NAN_BITS: u64 = 0x7FF8_0000_0000_0000;
 
@@ -191,7 +195,7 @@ fn put_decimal256(out: &mut Vec<u8>, mut unscaled: i256, mut scale: i32) {
     }
     let ten = i256::from_i128(10);
     while unscaled % ten == i256::ZERO {
-        unscaled = unscaled / ten;
+        unscaled /= ten;
         scale -= 1;
     }
     put_decimal_normalized(out, unscaled, scale);

@@ -8,11 +8,13 @@ use datafusion_common::{plan_err, Result, ScalarValue};
 use datafusion_expr::scalar_doc_sections::DOC_SECTION_HASHING;
 use datafusion_expr::{
     ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature,
-    Volatility,
 };
 
 use crate::farmhash::fingerprint64;
-use crate::row_encoding::{check_encodable, encode_scalars, for_each_row_fingerprint};
+use crate::row_encoding::{
+    check_encodable, encode_scalars, for_each_row_fingerprint, ROW_EXAMPLES,
+};
+use crate::utils::any_arguments_with_examples;
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct RowFingerprint {
@@ -22,7 +24,7 @@ pub struct RowFingerprint {
 impl Default for RowFingerprint {
     fn default() -> Self {
         Self {
-            signature: Signature::variadic_any(Volatility::Immutable),
+            signature: any_arguments_with_examples(ROW_EXAMPLES),
         }
     }
 }
@@ -44,10 +46,14 @@ static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
         "```sql\n> SELECT abs_mod(row_fingerprint('v1', id, name), 100) < 80 AS is_train, * FROM 'data.parquet';\n```",
     )
     .with_argument(
-        "x1, ..., xn",
-        "Values of any supported type: NULL, BOOLEAN, integers, floats, decimals, strings, \
-         binaries, dates, timestamps, times, durations, intervals, and lists, structs, maps \
-         and dictionaries of those. A literal first argument acts as a salt.",
+        "x1",
+        "The first value; a literal here acts as a salt (e.g. 'v1').",
+    )
+    .with_argument(
+        "..., xn",
+        "Further values. Any supported type: NULL, BOOLEAN, integers, floats, decimals, \
+         strings, binaries, dates, timestamps, times, durations, intervals, and lists, \
+         structs, maps and dictionaries of those.",
     )
     .with_related_udf("farm_fingerprint")
     .with_related_udf("abs_mod")
