@@ -2,9 +2,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{
-    new_null_array, Array, ArrayAccessor, ArrayRef, AsArray, Int64Array, Int64Builder,
-};
+use arrow::array::{new_null_array, Array, ArrayAccessor, ArrayRef, AsArray, Int64Array};
 use arrow::compute::take;
 use arrow::datatypes::DataType;
 use datafusion_common::{exec_err, plan_err, Result, ScalarValue};
@@ -134,17 +132,22 @@ fn fingerprint_scalar(value: &ScalarValue) -> Result<Option<i64>> {
     })
 }
 
-/// Fingerprints every slot; null slots keep their null. Hashing the (cheap,
-/// usually empty) bytes under a null slot avoids a branch per row.
-fn fingerprint_values<'a, A>(values: A) -> Int64Array
+/// Fingerprints every valid slot; null slots stay null (and are not hashed:
+/// after `nullif` or `CASE` they may still hold large values).
+fn fingerprint_values<A>(values: A) -> Int64Array
 where
-    A: ArrayAccessor + 'a,
+    A: ArrayAccessor,
     A::Item: AsRef<[u8]>,
 {
-    let hashes = (0..values.len())
-        .map(|i| farmhash::farm_fingerprint(values.value(i).as_ref()))
-        .collect::<Vec<_>>();
-    Int64Array::new(hashes.into(), values.logical_nulls())
+    let nulls = values.logical_nulls();
+    let hash = |i| farmhash::farm_fingerprint(values.value(i).as_ref());
+    let hashes: Vec<i64> = match &nulls {
+        Some(n) if n.null_count() > 0 => (0..values.len())
+            .map(|i| if n.is_valid(i) { hash(i) } else { 0 })
+            .collect(),
+        _ => (0..values.len()).map(hash).collect(),
+    };
+    Int64Array::new(hashes.into(), nulls)
 }
 
 pub(crate) fn fingerprint_array(array: &ArrayRef) -> Result<ArrayRef> {
@@ -156,15 +159,7 @@ pub(crate) fn fingerprint_array(array: &ArrayRef) -> Result<ArrayRef> {
         DataType::Binary => fingerprint_values(array.as_binary::<i32>()),
         DataType::LargeBinary => fingerprint_values(array.as_binary::<i64>()),
         DataType::BinaryView => fingerprint_values(array.as_binary_view()),
-        DataType::FixedSizeBinary(_) => {
-            // Null slots of a FixedSizeBinary hold real bytes; skip them.
-            let values = array.as_fixed_size_binary();
-            let mut builder = Int64Builder::with_capacity(values.len());
-            for v in values.iter() {
-                builder.append_option(v.map(farmhash::farm_fingerprint));
-            }
-            builder.finish()
-        }
+        DataType::FixedSizeBinary(_) => fingerprint_values(array.as_fixed_size_binary()),
         DataType::Dictionary(_, _) => {
             // Hash each distinct value once, then gather by key.
             let dict = array.as_any_dictionary();

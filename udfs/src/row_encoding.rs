@@ -240,27 +240,17 @@ where
     primitive::<T>(array, |out, v| put_integer(out, v.into()))
 }
 
-fn timestamp<'a, T>(array: &'a dyn Array, unit: &TimeUnit, tag: u8) -> Encoder<'a>
-where
-    T: ArrowPrimitiveType<Native = i64>,
-{
-    let scale = nanos_per(unit);
-    primitive::<T>(array, move |out, v| {
-        out.push(tag);
-        out.extend_from_slice(&(v as i128 * scale).to_le_bytes());
-    })
-}
-
-fn time<'a, T>(array: &'a dyn Array, unit: &TimeUnit) -> Encoder<'a>
+/// Timestamps, durations and times of day: `i128` nanoseconds, exact for
+/// every unit and every stored value (even a time beyond one day).
+fn nanos<'a, T>(array: &'a dyn Array, unit: &TimeUnit, tag: u8) -> Encoder<'a>
 where
     T: ArrowPrimitiveType,
     T::Native: Into<i64>,
 {
-    let scale = nanos_per(unit) as i64;
+    let scale = nanos_per(unit);
     primitive::<T>(array, move |out, v| {
-        out.push(tag::TIME);
-        // At most 86_400 s of nanoseconds: no overflow.
-        out.extend_from_slice(&(v.into() * scale).to_le_bytes());
+        out.push(tag);
+        out.extend_from_slice(&(v.into() as i128 * scale).to_le_bytes());
     })
 }
 
@@ -404,34 +394,24 @@ fn encoder(array: &dyn Array) -> Result<Encoder<'_>> {
             out.extend_from_slice(&millis.to_le_bytes());
         }),
         Timestamp(unit, _) => match unit {
-            TimeUnit::Second => timestamp::<TimestampSecondType>(array, unit, tag::TIMESTAMP),
-            TimeUnit::Millisecond => {
-                timestamp::<TimestampMillisecondType>(array, unit, tag::TIMESTAMP)
-            }
-            TimeUnit::Microsecond => {
-                timestamp::<TimestampMicrosecondType>(array, unit, tag::TIMESTAMP)
-            }
-            TimeUnit::Nanosecond => {
-                timestamp::<TimestampNanosecondType>(array, unit, tag::TIMESTAMP)
-            }
+            TimeUnit::Second => nanos::<TimestampSecondType>(array, unit, tag::TIMESTAMP),
+            TimeUnit::Millisecond => nanos::<TimestampMillisecondType>(array, unit, tag::TIMESTAMP),
+            TimeUnit::Microsecond => nanos::<TimestampMicrosecondType>(array, unit, tag::TIMESTAMP),
+            TimeUnit::Nanosecond => nanos::<TimestampNanosecondType>(array, unit, tag::TIMESTAMP),
         },
         Duration(unit) => match unit {
-            TimeUnit::Second => timestamp::<DurationSecondType>(array, unit, tag::DURATION),
-            TimeUnit::Millisecond => {
-                timestamp::<DurationMillisecondType>(array, unit, tag::DURATION)
-            }
-            TimeUnit::Microsecond => {
-                timestamp::<DurationMicrosecondType>(array, unit, tag::DURATION)
-            }
-            TimeUnit::Nanosecond => timestamp::<DurationNanosecondType>(array, unit, tag::DURATION),
+            TimeUnit::Second => nanos::<DurationSecondType>(array, unit, tag::DURATION),
+            TimeUnit::Millisecond => nanos::<DurationMillisecondType>(array, unit, tag::DURATION),
+            TimeUnit::Microsecond => nanos::<DurationMicrosecondType>(array, unit, tag::DURATION),
+            TimeUnit::Nanosecond => nanos::<DurationNanosecondType>(array, unit, tag::DURATION),
         },
         Time32(unit) => match unit {
-            TimeUnit::Second => time::<Time32SecondType>(array, unit),
-            _ => time::<Time32MillisecondType>(array, unit),
+            TimeUnit::Second => nanos::<Time32SecondType>(array, unit, tag::TIME),
+            _ => nanos::<Time32MillisecondType>(array, unit, tag::TIME),
         },
         Time64(unit) => match unit {
-            TimeUnit::Microsecond => time::<Time64MicrosecondType>(array, unit),
-            _ => time::<Time64NanosecondType>(array, unit),
+            TimeUnit::Microsecond => nanos::<Time64MicrosecondType>(array, unit, tag::TIME),
+            _ => nanos::<Time64NanosecondType>(array, unit, tag::TIME),
         },
         Interval(IntervalUnit::YearMonth) => {
             primitive::<IntervalYearMonthType>(array, |out, months| put_interval(out, months, 0, 0))

@@ -367,3 +367,147 @@ fn a_literal_first_argument_acts_as_a_salt() {
         "{same} of {n} rows kept their bucket"
     );
 }
+
+#[test]
+fn sliced_arrays_encode_like_fresh_ones() {
+    use arrow::array::{
+        Array, BooleanArray, FixedSizeListArray, Int32Builder, MapBuilder, StringBuilder,
+    };
+    use arrow::buffer::NullBuffer;
+    use arrow::compute::concat;
+    use arrow::datatypes::Int8Type;
+
+    let list: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+        Some(vec![Some(1)]),
+        None,
+        Some(vec![Some(2), None]),
+        Some(vec![]),
+        Some(vec![Some(3)]),
+        Some(vec![Some(4), Some(5)]),
+    ]));
+    let fixed: ArrayRef = Arc::new(FixedSizeListArray::from_iter_primitive::<Int32Type, _, _>(
+        vec![
+            Some(vec![Some(1), Some(2)]),
+            None,
+            Some(vec![Some(3), None]),
+            Some(vec![Some(4), Some(5)]),
+            Some(vec![Some(6), Some(7)]),
+            Some(vec![Some(8), Some(9)]),
+        ],
+        2,
+    ));
+    let strukt: ArrayRef = Arc::new(
+        StructArray::try_new(
+            vec![
+                Arc::new(Field::new("a", DataType::Int32, true)),
+                Arc::new(Field::new("b", DataType::Utf8, true)),
+            ]
+            .into(),
+            vec![
+                Arc::new(Int32Array::from(vec![
+                    Some(1),
+                    None,
+                    Some(3),
+                    Some(4),
+                    None,
+                    Some(6),
+                ])),
+                Arc::new(StringArray::from(vec![
+                    Some("x"),
+                    Some("y"),
+                    None,
+                    Some("w"),
+                    Some("v"),
+                    Some("u"),
+                ])),
+            ],
+            Some(NullBuffer::from(vec![true, false, true, true, true, true])),
+        )
+        .unwrap(),
+    );
+    let mut map = MapBuilder::new(None, StringBuilder::new(), Int32Builder::new());
+    for row in 0..6 {
+        for k in 0..row % 3 {
+            map.keys().append_value(format!("k{k}"));
+            map.values().append_value(row * 10 + k);
+        }
+        map.append(row != 1).unwrap();
+    }
+    let map: ArrayRef = Arc::new(map.finish());
+    let dict: ArrayRef = Arc::new(
+        vec![Some("a"), None, Some("b"), Some("a"), Some("c"), None]
+            .into_iter()
+            .collect::<DictionaryArray<Int8Type>>(),
+    );
+    let view: ArrayRef = Arc::new(StringViewArray::from(vec![
+        Some("short"),
+        None,
+        Some("a string longer than twelve bytes"),
+        Some(""),
+        Some("another string longer than twelve"),
+        Some("z"),
+    ]));
+    let bools: ArrayRef = Arc::new(BooleanArray::from(vec![
+        Some(true),
+        None,
+        Some(false),
+        Some(true),
+        Some(false),
+        None,
+    ]));
+
+    for full in [list, fixed, strukt, map, dict, view, bools] {
+        let sliced = full.slice(2, 3);
+        let compact = concat(&[sliced.as_ref()]).unwrap();
+        let from_full = row_hashes(vec![col(full.clone())], 6)[2..5].to_vec();
+        assert_eq!(
+            row_hashes(vec![col(sliced)], 3),
+            from_full,
+            "{}",
+            full.data_type()
+        );
+        assert_eq!(
+            row_hashes(vec![col(compact)], 3),
+            from_full,
+            "{}",
+            full.data_type()
+        );
+    }
+}
+
+#[test]
+fn unsupported_types_are_a_planning_error_naming_the_argument() {
+    use arrow::datatypes::{UnionFields, UnionMode};
+    use mlfusion_udfs::row_encoding::check_encodable;
+    let union = DataType::Union(
+        UnionFields::try_new(vec![0], vec![Field::new("a", DataType::Int32, true)]).unwrap(),
+        UnionMode::Sparse,
+    );
+    let err = check_encodable("row_fingerprint", &[DataType::Int64, union])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("row_fingerprint: argument 2 has type Union"),
+        "{err}"
+    );
+    assert!(check_encodable("row_fingerprint", &[DataType::Int64, DataType::Utf8View]).is_ok());
+}
+
+#[test]
+fn times_of_day_are_exact_nanoseconds() {
+    let hour = [&[0x0Au8][..], &(3_600_000_000_000i128).to_le_bytes()].concat();
+    for v in [
+        ScalarValue::Time32Second(Some(3_600)),
+        ScalarValue::Time32Millisecond(Some(3_600_000)),
+        ScalarValue::Time64Microsecond(Some(3_600_000_000)),
+        ScalarValue::Time64Nanosecond(Some(3_600_000_000_000)),
+    ] {
+        assert_eq!(enc(v.clone()), hour, "{v:?}");
+    }
+    // Arrow does not bound times to one day; an out-of-range value neither
+    // overflows nor collides with a valid one.
+    assert_eq!(
+        enc(ScalarValue::Time64Microsecond(Some(i64::MAX))),
+        [&[0x0Au8][..], &(i64::MAX as i128 * 1_000).to_le_bytes()].concat()
+    );
+}
