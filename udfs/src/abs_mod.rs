@@ -9,7 +9,7 @@ use datafusion_common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion_expr::scalar_doc_sections::DOC_SECTION_MATH;
 use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
 
-use crate::utils::any_arguments_with_examples;
+use crate::utils::{any_arguments_with_examples, data_types};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct AbsMod {
@@ -75,12 +75,7 @@ impl ScalarUDFImpl for AbsMod {
         &self,
         args: datafusion_expr::ReturnFieldArgs,
     ) -> Result<arrow::datatypes::FieldRef> {
-        let arg_types = args
-            .arg_fields
-            .iter()
-            .map(|f| f.data_type().clone())
-            .collect::<Vec<_>>();
-        let data_type = self.return_type(&arg_types)?;
+        let data_type = self.return_type(&data_types(args.arg_fields))?;
         // A literal n is checked while planning, so a bad query fails before
         // it reads any data.
         if let Some(Some(n)) = args.scalar_arguments.get(1) {

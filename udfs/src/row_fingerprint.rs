@@ -14,7 +14,7 @@ use crate::farmhash::fingerprint64;
 use crate::row_encoding::{
     check_encodable, encode_scalars, for_each_row_fingerprint, ROW_EXAMPLES,
 };
-use crate::utils::any_arguments_with_examples;
+use crate::utils::{any_arguments_with_examples, data_types};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct RowFingerprint {
@@ -80,12 +80,7 @@ impl ScalarUDFImpl for RowFingerprint {
 
     /// Never NULL: a NULL value is encoded, not propagated.
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let arg_types = args
-            .arg_fields
-            .iter()
-            .map(|f| f.data_type().clone())
-            .collect::<Vec<_>>();
-        let data_type = self.return_type(&arg_types)?;
+        let data_type = self.return_type(&data_types(args.arg_fields))?;
         Ok(Arc::new(Field::new(self.name(), data_type, false)))
     }
 
