@@ -1,5 +1,5 @@
 -- mlfusion quickstart: reproducible dataset splits as SQL, BigQuery style.
--- Run it with:  cargo run -q -- -f sql/examples/quickstart.sql
+-- Run it with:  cargo run -- -f sql/examples/quickstart.sql
 -- Data: the Palmer penguins (CC0, data/README.md), 344 rows.
 
 CREATE VIEW penguins AS SELECT * FROM 'data/penguins.parquet';
