@@ -13,14 +13,19 @@
 //! # }
 //! ```
 
+use std::sync::Arc;
+
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use mlfusion_udfs as udfs;
 
+mod wildcard;
+
 /// The version of mlfusion.
 pub const MLFUSION_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Registers every mlfusion function on `ctx`.
+/// Registers every mlfusion function on `ctx`, and the analyzer rule that
+/// lets `row_fingerprint(*)` and `dataset_fingerprint(*)` take every column.
 pub fn register_all(ctx: &SessionContext) {
     for udf in udfs::scalar_functions() {
         ctx.register_udf(udf.as_ref().clone());
@@ -28,6 +33,7 @@ pub fn register_all(ctx: &SessionContext) {
     for udaf in udfs::aggregate_functions() {
         ctx.register_udaf(udaf.as_ref().clone());
     }
+    ctx.add_analyzer_rule(Arc::new(wildcard::ExpandRowWildcards));
 }
 
 /// A `SessionContext` with mlfusion's defaults: every function registered,

@@ -150,6 +150,14 @@ impl State {
         self.sum_mixed = self.sum_mixed.wrapping_add(mix(h));
     }
 
+    /// Undoes [`Self::add_row`], for sliding window frames.
+    #[inline]
+    fn remove_row(&mut self, h: u64) {
+        self.count = self.count.wrapping_sub(1);
+        self.sum = self.sum.wrapping_sub(h);
+        self.sum_mixed = self.sum_mixed.wrapping_sub(mix(h));
+    }
+
     #[inline]
     fn merge(&mut self, other: State) {
         self.count = self.count.wrapping_add(other.count);
@@ -211,6 +219,18 @@ impl Accumulator for DatasetFingerprintAccumulator {
         for_each_row_fingerprint(&as_columns(values), num_rows(values), |_, h| {
             state.add_row(h)
         })
+    }
+
+    /// Sums subtract exactly, so sliding window frames cost one row each.
+    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let state = &mut self.state;
+        for_each_row_fingerprint(&as_columns(values), num_rows(values), |_, h| {
+            state.remove_row(h)
+        })
+    }
+
+    fn supports_retract_batch(&self) -> bool {
+        true
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
