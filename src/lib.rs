@@ -19,12 +19,16 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use mlfusion_udfs as udfs;
 
+mod ml_split;
+pub mod options;
+pub mod source;
 mod wildcard;
 
 /// The version of mlfusion.
 pub const MLFUSION_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Registers every mlfusion function on `ctx`, and the analyzer rule that
+/// Registers every mlfusion function on `ctx`: the scalar and aggregate
+/// functions, the table functions (`ml_split`), and the analyzer rule that
 /// lets `row_fingerprint(*)` and `dataset_fingerprint(*)` take every column.
 pub fn register_all(ctx: &SessionContext) {
     for udf in udfs::scalar_functions() {
@@ -34,6 +38,7 @@ pub fn register_all(ctx: &SessionContext) {
         ctx.register_udaf(udaf.as_ref().clone());
     }
     ctx.add_analyzer_rule(Arc::new(wildcard::ExpandRowWildcards));
+    ctx.register_udtf("ml_split", Arc::new(ml_split::MlSplit));
 }
 
 /// A `SessionContext` with mlfusion's defaults: every function registered,

@@ -1,0 +1,219 @@
+//! The `options` argument every mlfusion table function takes:
+//! `'key=value, key2=[a, b], ...'`. Keys are case-insensitive; a value runs
+//! to the next comma outside brackets. Errors name the function, the key or
+//! value at fault and what is valid.
+
+use datafusion::common::{plan_datafusion_err, plan_err, DFSchema, Result};
+
+#[derive(Debug)]
+pub struct Options {
+    function: &'static str,
+    /// (lower-case key, raw value), in the order written.
+    entries: Vec<(String, String)>,
+}
+
+impl Options {
+    /// Parses `text`, refusing keys not in `valid` and keys given twice.
+    pub fn parse(function: &'static str, text: &str, valid: &[&str]) -> Result<Self> {
+        let mut entries: Vec<(String, String)> = Vec::new();
+        for item in split_top_level(text) {
+            let item = item.trim();
+            if item.is_empty() {
+                continue;
+            }
+            let Some((key, value)) = item.split_once('=') else {
+                return plan_err!(
+                    "{function}: option '{item}' is not key=value; valid keys: {}",
+                    valid.join(", ")
+                );
+            };
+            let key = key.trim().to_ascii_lowercase();
+            if !valid.contains(&key.as_str()) {
+                return plan_err!(
+                    "{function}: unknown option '{key}'; valid keys: {}",
+                    valid.join(", ")
+                );
+            }
+            if entries.iter().any(|(k, _)| *k == key) {
+                return plan_err!("{function}: option '{key}' is given twice");
+            }
+            entries.push((key, value.trim().to_string()));
+        }
+        Ok(Self { function, entries })
+    }
+
+    /// The raw value of `key`, if given.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A fraction in [0, 1), as an exact count of parts per million.
+    pub fn fraction_ppm(&self, key: &str, default: f64) -> Result<u32> {
+        let value = match self.get(key) {
+            None => default,
+            Some(v) => v.parse::<f64>().map_err(|_| {
+                plan_datafusion_err!(
+                    "{}: option {key}={v} is not a number; give a fraction in [0, 1), e.g. {key}=0.1",
+                    self.function
+                )
+            })?,
+        };
+        if !(0.0..1.0).contains(&value) {
+            return plan_err!(
+                "{}: option {key}={value} is out of range; give a fraction in [0, 1)",
+                self.function
+            );
+        }
+        Ok((value * 1_000_000.0).round() as u32)
+    }
+
+    /// An integer of at least `min`, if given.
+    pub fn integer(&self, key: &str, min: u32) -> Result<Option<u32>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        match v.parse::<u32>() {
+            Ok(n) if n >= min => Ok(Some(n)),
+            _ => plan_err!(
+                "{}: option {key}={v} is not valid; give an integer of at least {min}",
+                self.function
+            ),
+        }
+    }
+
+    /// One of `choices`, if given (case-insensitive).
+    pub fn choice(&self, key: &str, choices: &[&'static str]) -> Result<Option<&'static str>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        match choices.iter().find(|c| c.eq_ignore_ascii_case(v)) {
+            Some(c) => Ok(Some(c)),
+            None => plan_err!(
+                "{}: option {key}={v} is not valid; valid values: {}",
+                self.function,
+                choices.join(", ")
+            ),
+        }
+    }
+
+    /// Column names of `schema` named by `key`: one name, or a bracketed
+    /// list `[a, b]`. Names match exactly, or else case-insensitively.
+    pub fn columns(&self, key: &str, schema: &DFSchema) -> Result<Option<Vec<String>>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let list = v
+            .strip_prefix('[')
+            .and_then(|v| v.strip_suffix(']'))
+            .unwrap_or(v);
+        let names: Vec<&str> = list
+            .split(',')
+            .map(|n| n.trim().trim_matches('"'))
+            .collect();
+        if names.iter().any(|n| n.is_empty()) {
+            return plan_err!(
+                "{}: option {key}={v} names an empty column; give column names, e.g. {key}=[a, b]",
+                self.function
+            );
+        }
+        let fields = schema.fields();
+        names
+            .into_iter()
+            .map(|name| {
+                let exact = fields.iter().find(|f| f.name() == name);
+                let field = exact.or_else(|| {
+                    let mut folded = fields.iter().filter(|f| f.name().eq_ignore_ascii_case(name));
+                    folded.next().filter(|_| folded.next().is_none())
+                });
+                match field {
+                    Some(f) => Ok(f.name().clone()),
+                    None => plan_err!(
+                        "{}: option {key} names column '{name}', which the source does not have; its columns: {}",
+                        self.function,
+                        fields.iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                }
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+}
+
+/// Splits at commas that are not inside brackets.
+fn split_top_level(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &[&str] = &["test_fraction", "folds", "key", "method"];
+
+    #[test]
+    fn parses_values_lists_and_case() {
+        let o = Options::parse(
+            "f",
+            " Test_Fraction = 0.25, key=[a, b], folds=5 ,method=HASH",
+            VALID,
+        )
+        .unwrap();
+        assert_eq!(o.fraction_ppm("test_fraction", 0.1).unwrap(), 250_000);
+        assert_eq!(o.integer("folds", 2).unwrap(), Some(5));
+        assert_eq!(o.get("key"), Some("[a, b]"));
+        assert_eq!(
+            o.choice("method", &["hash", "balanced"]).unwrap(),
+            Some("hash")
+        );
+        assert_eq!(
+            Options::parse("f", "", VALID)
+                .unwrap()
+                .fraction_ppm("test_fraction", 0.1)
+                .unwrap(),
+            100_000
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_valid_ones() {
+        let err = |text: &str| Options::parse("f", text, VALID).unwrap_err().to_string();
+        assert!(err("tset_fraction=0.1").contains(
+            "f: unknown option 'tset_fraction'; valid keys: test_fraction, folds, key, method"
+        ));
+        assert!(err("folds").contains("f: option 'folds' is not key=value"));
+        assert!(err("folds=2, FOLDS=3").contains("option 'folds' is given twice"));
+        let o = Options::parse("f", "test_fraction=1.5, folds=1, method=x", VALID).unwrap();
+        assert!(o
+            .fraction_ppm("test_fraction", 0.1)
+            .unwrap_err()
+            .to_string()
+            .contains("out of range"));
+        assert!(o
+            .integer("folds", 2)
+            .unwrap_err()
+            .to_string()
+            .contains("at least 2"));
+        assert!(o
+            .choice("method", &["hash", "balanced"])
+            .unwrap_err()
+            .to_string()
+            .contains("valid values: hash, balanced"));
+    }
+}
