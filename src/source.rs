@@ -12,10 +12,12 @@
 
 use std::future::Future;
 
-use datafusion::common::{plan_err, DFSchemaRef, Result, ScalarValue};
+use datafusion::common::{plan_err, DFSchemaRef, DataFusionError, Result, ScalarValue};
+use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::Expr;
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 /// A resolved source: SQL that reads it, and its schema.
@@ -111,7 +113,15 @@ pub fn resolve(function: &str, state: &SessionState, source: &str) -> Result<Sou
         format!("SELECT * FROM {source}")
     };
     let ctx = SessionContext::new_with_state(state.clone());
-    let planned = block_on(async { ctx.sql(&sql).await });
+    let planned = block_on(async {
+        match ctx.sql(&sql).await {
+            Ok(df) => Ok(df),
+            // A URL table that cannot be read reports only "table not
+            // found": ask the object store why.
+            Err(e) if is_path(source) => Err(storage_error(state, source).await.unwrap_or(e)),
+            Err(e) => Err(e),
+        }
+    });
     match planned {
         Ok(df) => Ok(Source {
             schema: df.schema().clone().into(),
@@ -122,6 +132,27 @@ pub fn resolve(function: &str, state: &SessionState, source: &str) -> Result<Sou
             quote_literal(source),
             e.strip_backtrace()
         ),
+    }
+}
+
+/// Why the files at `path` cannot be read: the object store's own error (no
+/// store for the scheme, no such bucket, no credentials), or no files.
+async fn storage_error(state: &SessionState, path: &str) -> Option<DataFusionError> {
+    let url = match ListingTableUrl::parse(path) {
+        Ok(url) => url,
+        Err(e) => return Some(e),
+    };
+    let store = match state.runtime_env().object_store(url.object_store()) {
+        Ok(store) => store,
+        Err(e) => return Some(e),
+    };
+    match store.list(Some(url.prefix())).next().await {
+        Some(Err(e)) => Some(DataFusionError::ObjectStore(Box::new(e))),
+        None => Some(DataFusionError::Plan(format!(
+            "no files at {path}; give a file, a folder or a glob of Parquet or CSV files"
+        ))),
+        // Files exist: the original error says what is wrong with them.
+        Some(Ok(_)) => None,
     }
 }
 

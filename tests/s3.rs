@@ -5,7 +5,7 @@
 //! with `MLFUSION_TEST_S3_ENDPOINT` and `MLFUSION_TEST_S3_BUCKET` set; a bare
 //! `cargo test` skips them (`#[ignore]`).
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 fn s3() -> (String, String) {
     let endpoint = std::env::var("MLFUSION_TEST_S3_ENDPOINT")
@@ -14,23 +14,30 @@ fn s3() -> (String, String) {
     (endpoint, bucket)
 }
 
-/// Runs SQL commands with the standard AWS environment pointing at the local server.
-fn mlfusion(commands: &[&str]) -> String {
+/// Runs SQL commands with the standard AWS environment variables set (and
+/// `endpoint_env` naming the endpoint variable, if any).
+fn run(commands: &[&str], endpoint_env: Option<&str>) -> Output {
     let (endpoint, _) = s3();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlfusion"));
     cmd.args(["-q", "--format", "csv"]);
     for c in commands {
         cmd.args(["-c", c]);
     }
-    let out = cmd
-        .env("AWS_ENDPOINT", &endpoint)
-        .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_ACCESS_KEY_ID", "mlfusion-test")
+    if let Some(var) = endpoint_env {
+        cmd.env(var, &endpoint).env("AWS_ALLOW_HTTP", "true");
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", "mlfusion-test")
         .env("AWS_SECRET_ACCESS_KEY", "mlfusion-test")
         .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_ENDPOINT")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
-        .expect("run mlfusion");
+        .expect("run mlfusion")
+}
+
+/// Runs SQL commands against the local server; they must succeed.
+fn mlfusion(commands: &[&str]) -> String {
+    let out = run(commands, Some("AWS_ENDPOINT_URL"));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -93,4 +100,82 @@ fn farm_fingerprint_and_splits_over_parquet_in_s3() {
     let adelie = mlfusion::udfs::farmhash::farm_fingerprint(b"Adelie");
     assert!(out.contains(&format!("f,n\n{adelie},152\n")), "{out}");
     assert!(out.ends_with("same_split\ntrue\n"), "{out}");
+}
+
+#[test]
+#[ignore = "needs an S3 server: run scripts/test.sh"]
+fn ml_split_reads_s3_and_splits_as_locally() {
+    let (_, bucket) = s3();
+    let prefix = format!("s3://{bucket}/split-{}/", std::process::id());
+    let options = "test_fraction=0.2, validation_fraction=0.1, folds=5, stratify=species, salt=s3";
+    let out = mlfusion(&[
+        // Two files in S3, in another row order than the local file.
+        &format!(
+            "COPY (SELECT * FROM 'data/penguins.parquet' WHERE year < 2009 ORDER BY body_mass_g) \
+             TO '{prefix}penguins/a.parquet'"
+        ),
+        &format!(
+            "COPY (SELECT * FROM 'data/penguins.parquet' WHERE year = 2009 ORDER BY bill_length_mm DESC) \
+             TO '{prefix}penguins/b.parquet'"
+        ),
+        &format!(
+            "SELECT (SELECT count(*) FROM ml_split('{prefix}penguins/', '{options}')) AS n, \
+             (SELECT dataset_fingerprint(*) FROM ml_split('{prefix}penguins/', '{options}')) = \
+             (SELECT dataset_fingerprint(*) FROM ml_split('data/penguins.parquet', '{options}')) AS same"
+        ),
+        // Written back to S3 partitioned by split, and read again.
+        &format!(
+            "COPY (SELECT * FROM ml_split('{prefix}penguins/', '{options}')) \
+             TO '{prefix}splits/' STORED AS PARQUET PARTITIONED BY (split)"
+        ),
+        &format!("SELECT split, count(*) AS n FROM '{prefix}splits/' GROUP BY split ORDER BY split"),
+    ]);
+    assert!(out.contains("n,same\n344,true\n"), "{out}");
+    assert!(
+        out.ends_with("split,n\ntest,67\ntrain,242\nvalidation,35\n"),
+        "{out}"
+    );
+}
+
+#[test]
+#[ignore = "needs an S3 server: run scripts/test.sh"]
+fn external_table_options_configure_the_endpoint() {
+    let (endpoint, bucket) = s3();
+    let path = format!(
+        "s3://{bucket}/options-{}/penguins.parquet",
+        std::process::id()
+    );
+    mlfusion(&[&format!(
+        "COPY (SELECT * FROM 'data/penguins.parquet') TO '{path}'"
+    )]);
+    // No endpoint in the environment: OPTIONS alone must reach the server.
+    let out = run(
+        &[
+            &format!(
+                "CREATE EXTERNAL TABLE p STORED AS PARQUET LOCATION '{path}' \
+                 OPTIONS ('aws.endpoint' '{endpoint}', 'aws.allow_http' 'true')"
+            ),
+            "SELECT count(*) AS n FROM ml_split('p', 'stratify=species')",
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.ends_with("n\n344\n"), "{stdout}");
+}
+
+#[test]
+#[ignore = "needs an S3 server: run scripts/test.sh"]
+fn a_missing_bucket_is_a_clear_error() {
+    let out = run(
+        &["SELECT count(*) FROM ml_split('s3://mlfusion-no-such-bucket/data/')"],
+        Some("AWS_ENDPOINT_URL"),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("ml_split: cannot read the source 's3://mlfusion-no-such-bucket/data/'")
+            && stdout.contains("NoSuchBucket"),
+        "{stdout}"
+    );
 }
