@@ -156,15 +156,28 @@ impl Spec {
                     .as_deref()
                     .map(|s| partition(&quote_ident(s)))
                     .unwrap_or_default();
-                // Ties (same key, different rows) are broken by the whole row.
-                let all = std::iter::once(quote_literal(&self.salt))
-                    .chain(columns.iter().map(|c| quote_ident(c)))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                // When the key is a subset of the columns, rows with one key
+                // but different values are ordered by the whole row. (Rows
+                // that tie on every column are identical: their order does
+                // not change the result.)
+                let tie = if self.key.as_slice() == columns {
+                    String::new()
+                } else {
+                    let all = std::iter::once(quote_literal(&self.salt))
+                        .chain(columns.iter().map(|c| quote_ident(c)))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    format!(", row_fingerprint({all}) AS __tie")
+                };
+                let order = if tie.is_empty() {
+                    "__fp"
+                } else {
+                    "__fp, __tie"
+                };
                 format!(
-                    "SELECT *, CAST(row_number() OVER ({by} ORDER BY __fp, __tie) AS BIGINT) - 1 AS __r, \
+                    "SELECT *, CAST(row_number() OVER ({by} ORDER BY {order}) AS BIGINT) - 1 AS __r, \
                      count(*) OVER ({by}) AS __n \
-                     FROM (SELECT *, {fp} AS __fp, row_fingerprint({all}) AS __tie FROM ({source}))"
+                     FROM (SELECT *, {fp} AS __fp{tie} FROM ({source}))"
                 )
             }
             (Some(group), stratify) => {
