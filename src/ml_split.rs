@@ -8,10 +8,15 @@
 
 use std::sync::Arc;
 
-use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{plan_datafusion_err, plan_err, Result};
+use datafusion::catalog::{
+    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
+    MemorySchemaProvider, SchemaProvider, TableFunctionArgs, TableFunctionImpl, TableProvider,
+};
+use datafusion::common::{plan_datafusion_err, plan_err, DFSchema, Result};
+use datafusion::config::Dialect;
 use datafusion::datasource::ViewTable;
-use datafusion::execution::SessionState;
+use datafusion::execution::{SessionState, SessionStateBuilder};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
 use crate::options::Options;
@@ -33,6 +38,14 @@ const KEYS: &[&str] = &[
 /// Parts per million: fractions are exact integers in the plan.
 const PPM: u64 = 1_000_000;
 
+/// The most folds: keeps the balanced arithmetic exact in 64 bits for
+/// strata of up to 9 billion rows (n · k · PPM < 2^63).
+const MAX_FOLDS: u32 = 1000;
+
+/// Prefix of the helper columns in the generated plan (and the name of the
+/// source inside it); a source may not use it.
+const HELPER: &str = "__mlfusion_";
+
 #[derive(Debug, Default)]
 pub struct MlSplit;
 
@@ -51,11 +64,7 @@ struct Spec {
 }
 
 impl Spec {
-    fn new(
-        options: &Options,
-        columns: &[String],
-        schema: &datafusion::common::DFSchema,
-    ) -> Result<Self> {
+    fn new(options: &Options, columns: &[String], schema: &DFSchema) -> Result<Self> {
         let test_ppm = options.fraction_ppm("test_fraction", 0.1)? as u64;
         let validation_ppm = options.fraction_ppm("validation_fraction", 0.0)? as u64;
         if test_ppm + validation_ppm >= PPM {
@@ -66,7 +75,14 @@ impl Spec {
                 validation_ppm as f64 / PPM as f64
             );
         }
-        let folds = options.integer("folds", 2)?.map(u64::from);
+        let folds = options.integer("folds", 2)?;
+        if folds.is_some_and(|k| k > MAX_FOLDS) {
+            return plan_err!(
+                "{NAME}: option folds={} is too large; give an integer from 2 to {MAX_FOLDS}",
+                folds.unwrap_or_default()
+            );
+        }
+        let folds = folds.map(u64::from);
         let single = |key: &str| -> Result<Option<String>> {
             match options.columns(key, schema)? {
                 Some(mut cols) if cols.len() == 1 => Ok(cols.pop()),
@@ -118,7 +134,7 @@ impl Spec {
         format!("row_fingerprint({args})")
     }
 
-    /// The split and fold of every row, as SQL over `source`.
+    /// The split and fold of every row, as SQL over the table `source`.
     fn sql(&self, source: &str, columns: &[String]) -> String {
         let (t, tv) = (self.test_ppm, self.test_ppm + self.validation_ppm);
         let out_cols = columns
@@ -127,84 +143,106 @@ impl Spec {
             .collect::<Vec<_>>()
             .join(", ");
         let fp = self.fingerprint();
+        // Helper columns: the fingerprint, the rank r and the count n of the
+        // stratum, the stratum of a group, the stratum's phase u.
+        let (h_fp, h_tie, h_r, h_n, h_s, h_u) = (
+            format!("{HELPER}fp"),
+            format!("{HELPER}tie"),
+            format!("{HELPER}r"),
+            format!("{HELPER}n"),
+            format!("{HELPER}s"),
+            format!("{HELPER}u"),
+        );
         if !self.balanced {
             // Each row on its own: a bucket in parts per million from the
             // fingerprint's low digits, the fold from the digits above.
             let fold = match self.folds {
                 Some(k) => format!(
-                    "CASE WHEN abs_mod(__fp, {PPM}) >= {tv} THEN CAST(abs_mod(__fp / {PPM}, {k}) AS INT) END"
+                    "CASE WHEN abs_mod({h_fp}, {PPM}) >= {tv} \
+                     THEN CAST(abs_mod({h_fp} / {PPM}, {k}) AS INT) END"
                 ),
                 None => "CAST(NULL AS INT)".to_string(),
             };
             return format!(
                 "SELECT {out_cols}, \
-                 CASE WHEN abs_mod(__fp, {PPM}) < {t} THEN 'test' \
-                      WHEN abs_mod(__fp, {PPM}) < {tv} THEN 'validation' ELSE 'train' END AS split, \
+                 CASE WHEN abs_mod({h_fp}, {PPM}) < {t} THEN 'test' \
+                 WHEN abs_mod({h_fp}, {PPM}) < {tv} THEN 'validation' ELSE 'train' END AS split, \
                  {fold} AS fold \
-                 FROM (SELECT *, {fp} AS __fp FROM ({source}))"
+                 FROM (SELECT *, {fp} AS {h_fp} FROM {source})"
             );
         }
         // Balanced: rank the units (rows, or groups) of each stratum by
         // fingerprint and deal them into contiguous runs whose ends are
-        // floor(n × cumulative share), so every split and fold of every
-        // stratum is within one unit of its share. All arithmetic is exact
-        // integer arithmetic in parts per million.
-        let partition = |col: &str| format!("PARTITION BY {col}");
-        let ranked = match (&self.group, &self.stratify) {
-            (None, stratify) => {
-                let by = stratify
+        // floor((n × cumulative share + u) / PPM), with u in [0, PPM) a phase
+        // drawn from the stratum's value: every split and fold of every
+        // stratum is within one unit of its share, and over many small strata
+        // the roundings cancel instead of all going down. Exact integer
+        // arithmetic in parts per million.
+        let salt = quote_literal(&self.salt);
+        let (stratum, ranked) = match &self.group {
+            None => {
+                let stratum = self.stratify.as_deref().map(quote_ident);
+                let by = stratum
                     .as_deref()
-                    .map(|s| partition(&quote_ident(s)))
+                    .map(|s| format!("PARTITION BY {s}"))
                     .unwrap_or_default();
                 // When the key is a subset of the columns, rows with one key
                 // but different values are ordered by the whole row. (Rows
                 // that tie on every column are identical: their order does
                 // not change the result.)
-                let tie = if self.key.as_slice() == columns {
-                    String::new()
+                let (tie, order) = if self.key.as_slice() == columns {
+                    (String::new(), h_fp.clone())
                 } else {
-                    let all = std::iter::once(quote_literal(&self.salt))
+                    let all = std::iter::once(salt.clone())
                         .chain(columns.iter().map(|c| quote_ident(c)))
                         .collect::<Vec<_>>()
                         .join(", ");
-                    format!(", row_fingerprint({all}) AS __tie")
+                    (
+                        format!(", row_fingerprint({all}) AS {h_tie}"),
+                        format!("{h_fp}, {h_tie}"),
+                    )
                 };
-                let order = if tie.is_empty() {
-                    "__fp"
-                } else {
-                    "__fp, __tie"
-                };
-                format!(
-                    "SELECT *, CAST(row_number() OVER ({by} ORDER BY {order}) AS BIGINT) - 1 AS __r, \
-                     count(*) OVER ({by}) AS __n \
-                     FROM (SELECT *, {fp} AS __fp{tie} FROM ({source}))"
-                )
+                let ranked = format!(
+                    "SELECT *, CAST(row_number() OVER ({by} ORDER BY {order}) AS BIGINT) - 1 AS {h_r}, \
+                     count(*) OVER ({by}) AS {h_n} \
+                     FROM (SELECT *, {fp} AS {h_fp}{tie} FROM {source})"
+                );
+                (stratum, ranked)
             }
-            (Some(group), stratify) => {
-                // A group is dealt as one unit, in the stratum of its
-                // smallest stratify value.
+            Some(group) => {
+                // A group is dealt as one unit, in the stratum of its smallest
+                // stratify value.
                 let g = quote_ident(group);
-                let (stratum, by) = match stratify {
+                let (stratum, by, with_stratum) = match &self.stratify {
                     Some(s) => (
-                        format!(", min({}) OVER (PARTITION BY {g}) AS __s", quote_ident(s)),
-                        partition("__s"),
+                        Some(h_s.clone()),
+                        format!("PARTITION BY {h_s}"),
+                        format!(", min({}) OVER (PARTITION BY {g}) AS {h_s}", quote_ident(s)),
                     ),
-                    None => (String::new(), String::new()),
+                    None => (None, String::new(), String::new()),
                 };
-                format!(
-                    "SELECT *, max(__r) OVER ({by}) + 1 AS __n FROM (\
-                     SELECT *, CAST(dense_rank() OVER ({by} ORDER BY __fp) AS BIGINT) - 1 AS __r FROM (\
-                     SELECT *, {fp} AS __fp{stratum} FROM ({source})))"
-                )
+                let ranked = format!(
+                    "SELECT *, max({h_r}) OVER ({by}) + 1 AS {h_n} FROM (\
+                     SELECT *, CAST(dense_rank() OVER ({by} ORDER BY {h_fp}) AS BIGINT) - 1 AS {h_r} FROM (\
+                     SELECT *, {fp} AS {h_fp}{with_stratum} FROM {source}))"
+                );
+                (stratum, ranked)
             }
         };
-        let ends = |share_ppm: u64| format!("(__n * {share_ppm}) / {PPM}");
+        let phase = format!(
+            "abs_mod(row_fingerprint({salt}, 'stratum'{}), {PPM})",
+            stratum.map(|s| format!(", {s}")).unwrap_or_default()
+        );
+        let end = |share_ppm: u64| format!("({h_n} * {share_ppm} + {h_u}) / {PPM}");
         let fold = match self.folds {
-            // The smallest f with r < floor(n × C_f), C_f = (tv + (f+1)(PPM - tv)/k) / PPM:
-            // f = ceil(((r+1)·PPM·k − n·tv·k) / (n·(PPM − tv))) − 1.
+            // The smallest f with r < floor((n·C_f·PPM + u) / PPM), where
+            // C_f = (tv + (f+1)(PPM − tv)/k) / PPM:
+            // f = ceil(((r+1)·PPM·k − n·tv·k − u·k) / (n·(PPM − tv))) − 1.
             Some(k) => format!(
-                "CASE WHEN __r >= {tv_end} THEN CAST(((__r + 1) * {pk} - __n * {tvk} + __n * {rest} - 1) / (__n * {rest}) - 1 AS INT) END",
-                tv_end = ends(tv),
+                "CASE WHEN {h_r} >= {tv_end} THEN CAST(\
+                 (({h_r} + 1) * {pk} - {h_n} * {tvk} - {h_u} * {k} + {h_n} * {rest} - 1) \
+                 / ({h_n} * {rest}) - 1 AS INT) END",
+                tv_end = end(tv),
                 pk = PPM * k,
                 tvk = tv * k,
                 rest = PPM - tv,
@@ -213,12 +251,38 @@ impl Spec {
         };
         format!(
             "SELECT {out_cols}, \
-             CASE WHEN __r < {t_end} THEN 'test' WHEN __r < {tv_end} THEN 'validation' ELSE 'train' END AS split, \
-             {fold} AS fold FROM ({ranked})",
-            t_end = ends(t),
-            tv_end = ends(tv),
+             CASE WHEN {h_r} < {t_end} THEN 'test' WHEN {h_r} < {tv_end} THEN 'validation' \
+             ELSE 'train' END AS split, \
+             {fold} AS fold \
+             FROM (SELECT *, {phase} AS {h_u} FROM ({ranked}))",
+            t_end = end(t),
+            tv_end = end(tv),
         )
     }
+}
+
+/// Plans `sql`, which reads the table `{HELPER}source`, over `source` in a
+/// private catalog (nothing is registered in the caller's) and with the
+/// generic dialect (the SQL is ours, whatever dialect the session speaks).
+fn plan_over(state: &SessionState, source: LogicalPlan, sql: &str) -> Result<LogicalPlan> {
+    let options = state.config_options();
+    let schema = Arc::new(MemorySchemaProvider::new());
+    schema.register_table(
+        format!("{HELPER}source"),
+        Arc::new(ViewTable::new(source, None)),
+    )?;
+    let catalog = Arc::new(MemoryCatalogProvider::new());
+    catalog.register_schema(&options.catalog.default_schema, schema)?;
+    let catalogs = Arc::new(MemoryCatalogProviderList::new());
+    catalogs.register_catalog(options.catalog.default_catalog.clone(), catalog);
+    let mut private = SessionStateBuilder::new_from_existing(state.clone())
+        .with_catalog_list(catalogs)
+        .build();
+    private.config_mut().options_mut().sql_parser.dialect = Dialect::Generic;
+    let ctx = SessionContext::new_with_state(private);
+    block_on(async { ctx.sql(sql).await })
+        .map(|df| df.into_unoptimized_plan())
+        .map_err(|e| plan_datafusion_err!("{NAME}: {}", e.strip_backtrace()))
 }
 
 impl TableFunctionImpl for MlSplit {
@@ -243,12 +307,8 @@ impl TableFunctionImpl for MlSplit {
             .downcast_ref::<SessionState>()
             .ok_or_else(|| plan_datafusion_err!("{NAME}: needs a DataFusion SessionState"))?;
         let source = resolve(NAME, state, &source_text)?;
-        let columns: Vec<String> = source
-            .schema
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let schema = Arc::clone(source.schema());
+        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         for taken in ["split", "fold"] {
             if columns.iter().any(|c| c.eq_ignore_ascii_case(taken)) {
                 return plan_err!(
@@ -257,12 +317,15 @@ impl TableFunctionImpl for MlSplit {
                 );
             }
         }
-        let spec = Spec::new(&options, &columns, &source.schema)?;
-        let sql = spec.sql(&source.sql, &columns);
-        let ctx = SessionContext::new_with_state(state.clone());
-        let plan = block_on(async { ctx.sql(&sql).await })
-            .map_err(|e| plan_datafusion_err!("{NAME}: {}", e.strip_backtrace()))?
-            .into_unoptimized_plan();
+        if let Some(c) = columns.iter().find(|c| c.starts_with(HELPER)) {
+            return plan_err!(
+                "{NAME}: the source has a column named {c}; names starting with {HELPER} are \
+                 reserved for ml_split's own columns, rename it first"
+            );
+        }
+        let spec = Spec::new(&options, &columns, &schema)?;
+        let sql = spec.sql(&format!("{HELPER}source"), &columns);
+        let plan = plan_over(state, source, &sql)?;
         Ok(Arc::new(ViewTable::new(plan, Some(sql))))
     }
 }

@@ -12,19 +12,15 @@
 
 use std::future::Future;
 
-use datafusion::common::{plan_err, DFSchemaRef, DataFusionError, Result, ScalarValue};
+use datafusion::common::{plan_err, DataFusionError, Result, ScalarValue};
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::Statement as SQLStatement;
 use futures::StreamExt;
 use tokio::runtime::{Handle, RuntimeFlavor};
-
-/// A resolved source: SQL that reads it, and its schema.
-pub struct Source {
-    pub sql: String,
-    pub schema: DFSchemaRef,
-}
 
 /// Runs a future to completion from synchronous code inside or outside a
 /// Tokio runtime (see the module docs).
@@ -47,7 +43,7 @@ where
                         .block_on(future)
                 })
                 .join()
-                .expect("source resolution thread")
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         }),
     }
 }
@@ -75,15 +71,6 @@ pub fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-fn is_query(source: &str) -> bool {
-    let lower = source.trim_start().to_ascii_lowercase();
-    ["select", "with"].iter().any(|kw| {
-        lower
-            .strip_prefix(kw)
-            .is_some_and(|rest| rest.starts_with(|c: char| c.is_whitespace() || c == '('))
-    })
-}
-
 fn is_path(source: &str) -> bool {
     source.contains("://")
         || source.contains('/')
@@ -94,8 +81,21 @@ fn is_path(source: &str) -> bool {
             .any(|ext| source.to_ascii_lowercase().ends_with(ext))
 }
 
-/// Resolves `source` in the session that calls the table function.
-pub fn resolve(function: &str, state: &SessionState, source: &str) -> Result<Source> {
+/// The query in `source`, if it is one (parsed in the session's dialect).
+fn parse_query(state: &SessionState, source: &str) -> Option<DFStatement> {
+    let dialect = &state.config_options().sql_parser.dialect;
+    match state.sql_to_statement(source, dialect) {
+        Ok(DFStatement::Statement(s)) if matches!(*s, SQLStatement::Query(_)) => {
+            Some(DFStatement::Statement(s))
+        }
+        _ => None,
+    }
+}
+
+/// Resolves `source` in the session that calls the table function into the
+/// logical plan that reads it: a query (SELECT, WITH, VALUES), a path or URL
+/// of files, or else a table or view name.
+pub fn resolve(function: &str, state: &SessionState, source: &str) -> Result<LogicalPlan> {
     let source = source.trim();
     if source.is_empty() {
         return plan_err!(
@@ -103,36 +103,33 @@ pub fn resolve(function: &str, state: &SessionState, source: &str) -> Result<Sou
              Parquet/CSV files, or a query starting with SELECT or WITH"
         );
     }
-    let sql = if is_query(source) {
-        source.trim_end_matches(';').to_string()
-    } else if is_path(source) {
-        // Through the session's URL tables, so object stores are registered
-        // and formats inferred exactly as for `SELECT * FROM 'path'`.
-        format!("SELECT * FROM {}", quote_literal(source))
-    } else {
-        format!("SELECT * FROM {source}")
-    };
     let ctx = SessionContext::new_with_state(state.clone());
     let planned = block_on(async {
-        match ctx.sql(&sql).await {
-            Ok(df) => Ok(df),
-            // A URL table that cannot be read reports only "table not
-            // found": ask the object store why.
-            Err(e) if is_path(source) => Err(storage_error(state, source).await.unwrap_or(e)),
-            Err(e) => Err(e),
+        if let Some(statement) = parse_query(state, source) {
+            state.statement_to_plan(statement).await
+        } else if is_path(source) {
+            // Through the session's URL tables, so object stores are registered
+            // and formats inferred exactly as for `SELECT * FROM 'path'`.
+            match ctx
+                .sql(&format!("SELECT * FROM {}", quote_literal(source)))
+                .await
+            {
+                Ok(df) => Ok(df.into_unoptimized_plan()),
+                // A URL table that cannot be read reports only "table not
+                // found": ask the object store why.
+                Err(e) => Err(storage_error(state, source).await.unwrap_or(e)),
+            }
+        } else {
+            ctx.table(source).await.map(|df| df.into_unoptimized_plan())
         }
     });
-    match planned {
-        Ok(df) => Ok(Source {
-            schema: df.schema().clone().into(),
-            sql,
-        }),
-        Err(e) => plan_err!(
+    planned.or_else(|e| {
+        plan_err!(
             "{function}: cannot read the source {}: {}",
             quote_literal(source),
             e.strip_backtrace()
-        ),
-    }
+        )
+    })
 }
 
 /// Why the files at `path` cannot be read: the object store's own error (no
@@ -162,10 +159,6 @@ mod tests {
 
     #[test]
     fn classifies_sources() {
-        assert!(is_query("SELECT * FROM t"));
-        assert!(is_query("  with x AS (SELECT 1) SELECT * FROM x"));
-        assert!(is_query("select(1)"));
-        assert!(!is_query("selection"));
         assert!(is_path("data/*.parquet"));
         assert!(is_path("s3://bucket/prefix/"));
         assert!(is_path("penguins.parquet"));

@@ -132,7 +132,7 @@ fn ml_split_reads_s3_and_splits_as_locally() {
     ]);
     assert!(out.contains("n,same\n344,true\n"), "{out}");
     assert!(
-        out.ends_with("split,n\ntest,67\ntrain,242\nvalidation,35\n"),
+        out.ends_with("split,n\ntest,70\ntrain,241\nvalidation,33\n"),
         "{out}"
     );
 }
