@@ -1,7 +1,8 @@
 //! `dataset_fingerprint` over a million rows: one value for one file, many
 //! shuffled files, and any number of partitions; a duplicated row changes it.
 
-use datafusion::arrow::array::{Array, Int64Array};
+mod common;
+
 use datafusion::error::Result;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -9,13 +10,7 @@ const ROWS: i64 = 1_000_000;
 const COLUMNS: &str = "id, name, score, day";
 
 async fn scalar(ctx: &SessionContext, sql: &str) -> Result<Option<i64>> {
-    let batches = ctx.sql(sql).await?.collect().await?;
-    let column = batches[0]
-        .column(0)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .expect("BIGINT");
-    Ok((!column.is_null(0)).then(|| column.value(0)))
+    Ok(common::first_row(ctx, sql).await?[0])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
