@@ -84,17 +84,8 @@ async fn check_all(ctx: &SessionContext, rows: usize) -> Result<()> {
             );
         }
     }
-    let batches = ctx
-        .sql("SELECT count(*) FROM binaries")
-        .await?
-        .collect()
-        .await?;
-    let count = batches[0]
-        .column(0)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .expect("count");
-    assert_eq!(count.value(0) as usize, rows);
+    let count = common::first_row(ctx, "SELECT count(*) FROM binaries").await?[0];
+    assert_eq!(count, Some(rows as i64));
     Ok(())
 }
 
