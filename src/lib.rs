@@ -20,8 +20,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 pub use mlfusion_udfs as udfs;
 
 mod ml_split;
-pub mod options;
-pub mod source;
+mod options;
+mod source;
 mod wildcard;
 
 /// The version of mlfusion.
