@@ -121,17 +121,21 @@ impl Spec {
         })
     }
 
-    /// The fingerprint a row is assigned by: of its group, or of its key.
-    fn fingerprint(&self) -> String {
-        let hashed = match &self.group {
-            Some(g) => vec![g.clone()],
-            None => self.key.clone(),
-        };
+    /// `row_fingerprint(salt, columns…)` as SQL.
+    fn salted_fingerprint(&self, columns: &[String]) -> String {
         let args = std::iter::once(quote_literal(&self.salt))
-            .chain(hashed.iter().map(|c| quote_ident(c)))
+            .chain(columns.iter().map(|c| quote_ident(c)))
             .collect::<Vec<_>>()
             .join(", ");
         format!("row_fingerprint({args})")
+    }
+
+    /// The fingerprint a row is assigned by: of its group, or of its key.
+    fn fingerprint(&self) -> String {
+        match &self.group {
+            Some(group) => self.salted_fingerprint(std::slice::from_ref(group)),
+            None => self.salted_fingerprint(&self.key),
+        }
     }
 
     /// The split and fold of every row, as SQL over the table `source`.
@@ -193,12 +197,8 @@ impl Spec {
                 let (tie, order) = if self.key.as_slice() == columns {
                     (String::new(), h_fp.clone())
                 } else {
-                    let all = std::iter::once(salt.clone())
-                        .chain(columns.iter().map(|c| quote_ident(c)))
-                        .collect::<Vec<_>>()
-                        .join(", ");
                     (
-                        format!(", row_fingerprint({all}) AS {h_tie}"),
+                        format!(", {} AS {h_tie}", self.salted_fingerprint(columns)),
                         format!("{h_fp}, {h_tie}"),
                     )
                 };
