@@ -7,7 +7,8 @@
 # clippy checks; the FarmHash reference vectors regenerated with Google's C++
 # code and compared with the committed ones; cargo test (unit tests,
 # sql/*.slt, integration tests); and the S3 integration tests against a local
-# moto server, which it starts and stops.
+# moto server and the Azure tests against a local Azurite server (npm), which
+# it starts and stops.
 #
 # Compiled crates go to $CARGO_TARGET_DIR (default ~/.cache/mlfusion/target),
 # shared by every checkout, so only the first run builds DataFusion.
@@ -31,8 +32,11 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "FarmHash reference vectors regenerate identically from Google's C++ FarmHash"
 tmp=$(mktemp -d)
 moto_pid=""
+azurite_pid=""
 cleanup() {
-    [ -n "$moto_pid" ] && kill "$moto_pid" 2>/dev/null && wait "$moto_pid" 2>/dev/null
+    for pid in $moto_pid $azurite_pid; do
+        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -58,6 +62,34 @@ bucket=mlfusion-test
 .venv/bin/python -c "import urllib.request; urllib.request.urlopen(urllib.request.Request('$endpoint/$bucket', method='PUT'))"
 MLFUSION_TEST_S3_ENDPOINT="$endpoint" MLFUSION_TEST_S3_BUCKET="$bucket" \
     cargo test --test s3 -- --ignored 2>&1 | tee -a "$tmp/cargo-test.log"
+
+step "Azure integration tests against a local Azurite server"
+[ -x .tools/node_modules/.bin/azurite-blob ] ||
+    npm install --prefix .tools --no-audit --no-fund --silent azurite@3.37.0
+free_port() { .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+az_port=$(free_port)
+.tools/node_modules/.bin/azurite-blob --blobHost 127.0.0.1 --blobPort "$az_port" \
+    --inMemoryPersistence --skipApiVersionCheck >"$tmp/azurite.log" 2>&1 &
+azurite_pid=$!
+az_url="http://127.0.0.1:$az_port"
+container=mlfusion-test
+.venv/bin/python - "$az_url" "$container" <<'PY'
+import sys, time
+from azure.storage.blob import BlobServiceClient
+url, container = sys.argv[1], sys.argv[2]
+key = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+conn = f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={key};BlobEndpoint={url}/devstoreaccount1;"
+for attempt in range(100):
+    try:
+        BlobServiceClient.from_connection_string(conn, retry_total=0).create_container(container)
+        break
+    except Exception:
+        if attempt == 99:
+            raise
+        time.sleep(0.2)
+PY
+MLFUSION_TEST_AZURITE_URL="$az_url" MLFUSION_TEST_AZURE_CONTAINER="$container" \
+    cargo test --test azure -- --ignored 2>&1 | tee -a "$tmp/cargo-test.log"
 
 step "Python package: not yet in the tree (issue 5), nothing to run with pytest"
 

@@ -15,11 +15,14 @@
 
 use std::sync::Arc;
 
+use datafusion::execution::object_store::DefaultObjectStoreRegistry;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use mlfusion_udfs as udfs;
 
 mod ml_split;
+pub mod object_stores;
 mod options;
 mod source;
 mod wildcard;
@@ -42,11 +45,18 @@ pub fn register_all(ctx: &SessionContext) {
 }
 
 /// A `SessionContext` with mlfusion's defaults: every function registered,
+/// Azure URLs besides the built-in object stores,
 /// `information_schema` on (so `SHOW FUNCTIONS` describes them), and file
 /// paths and URLs queryable as tables (`SELECT * FROM 'data.parquet'`).
 pub fn session_context(config: SessionConfig) -> SessionContext {
-    let ctx =
-        SessionContext::new_with_config(config.with_information_schema(true)).enable_url_table();
+    let registry =
+        object_stores::CloudObjectStoreRegistry::new(Arc::new(DefaultObjectStoreRegistry::new()));
+    let runtime = RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::new(registry))
+        .build_arc()
+        .expect("a default runtime environment");
+    let ctx = SessionContext::new_with_config_rt(config.with_information_schema(true), runtime)
+        .enable_url_table();
     register_all(&ctx);
     ctx
 }

@@ -248,7 +248,10 @@ async fn main_inner() -> Result<()> {
     let instrumented_registry = Arc::new(
         InstrumentedObjectStoreRegistry::new().with_profile_mode(args.object_store_profiling),
     );
-    rt_builder = rt_builder.with_object_store_registry(instrumented_registry.clone());
+    // Azure URLs besides datafusion-cli's stores.
+    rt_builder = rt_builder.with_object_store_registry(Arc::new(
+        mlfusion::object_stores::CloudObjectStoreRegistry::new(instrumented_registry.clone()),
+    ));
 
     let runtime_env = rt_builder.build_arc()?;
 
