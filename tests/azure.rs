@@ -2,30 +2,17 @@
 //! against a local Azurite server that `scripts/test.sh` starts; a bare
 //! `cargo test` skips these (`#[ignore]`).
 
-use std::process::Command;
+mod common;
 
 fn mlfusion(commands: &[&str]) -> String {
     let url = std::env::var("MLFUSION_TEST_AZURITE_URL")
         .expect("MLFUSION_TEST_AZURITE_URL: run through scripts/test.sh");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlfusion"));
-    cmd.args(["-q", "--format", "csv"]);
-    for c in commands {
-        cmd.args(["-c", c]);
-    }
     // The standard object_store variables: the emulator's well-known account.
-    let out = cmd
-        .env("AZURE_STORAGE_USE_EMULATOR", "true")
-        .env("AZURITE_BLOB_STORAGE_URL", url)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run mlfusion");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    let env = [
+        ("AZURE_STORAGE_USE_EMULATOR", "true"),
+        ("AZURITE_BLOB_STORAGE_URL", url.as_str()),
+    ];
+    common::succeeded(&common::run_sql(commands, &env, &[]))
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! with `MLFUSION_TEST_S3_ENDPOINT` and `MLFUSION_TEST_S3_BUCKET` set; a bare
 //! `cargo test` skips them (`#[ignore]`).
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
 
 fn s3() -> (String, String) {
     let endpoint = std::env::var("MLFUSION_TEST_S3_ENDPOINT")
@@ -18,33 +20,20 @@ fn s3() -> (String, String) {
 /// `endpoint_env` naming the endpoint variable, if any).
 fn run(commands: &[&str], endpoint_env: Option<&str>) -> Output {
     let (endpoint, _) = s3();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlfusion"));
-    cmd.args(["-q", "--format", "csv"]);
-    for c in commands {
-        cmd.args(["-c", c]);
-    }
+    let mut env = vec![
+        ("AWS_ACCESS_KEY_ID", "mlfusion-test"),
+        ("AWS_SECRET_ACCESS_KEY", "mlfusion-test"),
+        ("AWS_REGION", "us-east-1"),
+    ];
     if let Some(var) = endpoint_env {
-        cmd.env(var, &endpoint).env("AWS_ALLOW_HTTP", "true");
+        env.extend([(var, endpoint.as_str()), ("AWS_ALLOW_HTTP", "true")]);
     }
-    cmd.env("AWS_ACCESS_KEY_ID", "mlfusion-test")
-        .env("AWS_SECRET_ACCESS_KEY", "mlfusion-test")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_ENDPOINT")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run mlfusion")
+    common::run_sql(commands, &env, &["AWS_ENDPOINT"])
 }
 
 /// Runs SQL commands against the local server; they must succeed.
 fn mlfusion(commands: &[&str]) -> String {
-    let out = run(commands, Some("AWS_ENDPOINT_URL"));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    common::succeeded(&run(commands, Some("AWS_ENDPOINT_URL")))
 }
 
 const SOURCE: &str = "SELECT v AS id, concat('n', CAST(v % 1000 AS VARCHAR)) AS name, \

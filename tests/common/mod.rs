@@ -1,4 +1,7 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests (each test crate uses some).
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
 
 use datafusion::arrow::array::{Array, Int64Array};
 use datafusion::error::Result;
@@ -16,4 +19,32 @@ pub async fn first_row(ctx: &SessionContext, sql: &str) -> Result<Vec<Option<i64
             (!c.is_null(0)).then(|| c.value(0))
         })
         .collect())
+}
+
+/// Runs SQL commands through the `mlfusion` binary (`-q --format csv`, one
+/// `-c` each) from the repository root, with `env` set and `unset` removed.
+pub fn run_sql(commands: &[&str], env: &[(&str, &str)], unset: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlfusion"));
+    cmd.args(["-q", "--format", "csv"]);
+    for c in commands {
+        cmd.args(["-c", c]);
+    }
+    cmd.envs(env.iter().copied());
+    for var in unset {
+        cmd.env_remove(var);
+    }
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run mlfusion")
+}
+
+/// The standard output of a run that must have succeeded.
+pub fn succeeded(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
