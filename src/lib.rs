@@ -21,9 +21,18 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use mlfusion_udfs as udfs;
 
+mod action_table;
+pub mod config;
+mod ml_deploy;
+mod ml_evaluate;
+mod ml_models;
+mod ml_predict;
 mod ml_split;
+mod ml_train;
+pub mod models;
 pub mod object_stores;
 mod options;
+pub mod registry;
 mod source;
 mod wildcard;
 
@@ -31,8 +40,10 @@ mod wildcard;
 pub const MLFUSION_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Registers every mlfusion function on `ctx`: the scalar and aggregate
-/// functions, the table functions (`ml_split`), and the analyzer rule that
-/// lets `row_fingerprint(*)` and `dataset_fingerprint(*)` take every column.
+/// functions, the table functions (`ml_split`, `ml_train`, `ml_predict`,
+/// `ml_evaluate`, `ml_models`, `ml_deploy`), the `mlfusion.*` settings, and
+/// the analyzer rule that lets `row_fingerprint(*)` and
+/// `dataset_fingerprint(*)` take every column.
 pub fn register_all(ctx: &SessionContext) {
     for udf in udfs::scalar_functions() {
         ctx.register_udf(udf.as_ref().clone());
@@ -42,6 +53,18 @@ pub fn register_all(ctx: &SessionContext) {
     }
     ctx.add_analyzer_rule(Arc::new(wildcard::ExpandRowWildcards));
     ctx.register_udtf("ml_split", Arc::new(ml_split::MlSplit));
+    ctx.register_udtf("ml_train", Arc::new(ml_train::MlTrain));
+    ctx.register_udtf("ml_predict", Arc::new(ml_predict::MlPredict));
+    ctx.register_udtf("ml_evaluate", Arc::new(ml_evaluate::MlEvaluate));
+    ctx.register_udtf("ml_models", Arc::new(ml_models::MlModels));
+    ctx.register_udtf("ml_deploy", Arc::new(ml_deploy::MlDeploy));
+    // `SET mlfusion.registry = ...` needs the settings registered.
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    let extensions = &mut state.config_mut().options_mut().extensions;
+    if extensions.get::<config::MlfusionOptions>().is_none() {
+        extensions.insert(config::MlfusionOptions::default());
+    }
 }
 
 /// A `SessionContext` with mlfusion's defaults: every function registered,

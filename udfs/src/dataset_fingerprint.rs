@@ -123,9 +123,11 @@ fn check_not_distinct(args: &AccumulatorArgs) -> Result<()> {
     Ok(())
 }
 
-/// The fold of one multiset: count, Σh, Σmix(h), all wrapping.
+/// The fold of one multiset: count, Σh, Σmix(h), all wrapping. Public so
+/// that code which already has the rows' fingerprints (`row_fingerprint` of
+/// the same columns) can compute `dataset_fingerprint` without a second pass.
 #[derive(Debug, Default, Clone, Copy)]
-struct State {
+pub struct State {
     count: u64,
     sum: u64,
     sum_mixed: u64,
@@ -144,7 +146,7 @@ fn mix(mut h: u64) -> u64 {
 
 impl State {
     #[inline]
-    fn add_row(&mut self, h: u64) {
+    pub fn add_row(&mut self, h: u64) {
         self.count = self.count.wrapping_add(1);
         self.sum = self.sum.wrapping_add(h);
         self.sum_mixed = self.sum_mixed.wrapping_add(mix(h));
@@ -165,7 +167,8 @@ impl State {
         self.sum_mixed = self.sum_mixed.wrapping_add(other.sum_mixed);
     }
 
-    fn finish(&self) -> Option<i64> {
+    /// The checksum, as `dataset_fingerprint` returns it (None for no rows).
+    pub fn finish(&self) -> Option<i64> {
         if self.count == 0 {
             return None;
         }

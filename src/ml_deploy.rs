@@ -1,0 +1,169 @@
+//! `ml_deploy(model [, options])`: points an alias (`champion` unless
+//! `alias=` says otherwise) at a version of a model, by one of the
+//! strategies: `best_score` (default: the best training score: ROC AUC for
+//! classifiers, R² for regressors; the newest on ties), `most_recent`,
+//! `rollback` (the version the alias pointed at before its current one), or
+//! `version=N`. Every move is appended to the model's deployment log.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{plan_err, Result};
+use datafusion::execution::SessionState;
+
+use crate::action_table::ActionTable;
+use crate::options::Options;
+use crate::registry::{now_rfc3339, validate_name, AliasEntry, Metadata, Registry};
+use crate::source::string_arg;
+
+const NAME: &str = "ml_deploy";
+
+const KEYS: &[&str] = &["strategy", "version", "alias"];
+
+const STRATEGIES: &[&str] = &["best_score", "most_recent", "rollback"];
+
+#[derive(Debug, Default)]
+pub struct MlDeploy;
+
+fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("model", DataType::Utf8, false),
+        Field::new("alias", DataType::Utf8, false),
+        Field::new("version", DataType::Int64, false),
+        Field::new("previous_version", DataType::Int64, true),
+        Field::new("strategy", DataType::Utf8, false),
+    ]))
+}
+
+/// The score `best_score` maximizes.
+fn score(m: &Metadata) -> Option<f64> {
+    let key = if m.metrics.contains_key("roc_auc") {
+        "roc_auc"
+    } else {
+        "r2_score"
+    };
+    m.metrics.get(key).copied().flatten()
+}
+
+struct Request {
+    name: String,
+    alias: String,
+    strategy: &'static str,
+    version: Option<u64>,
+}
+
+async fn deploy(state: SessionState, r: &Request) -> Result<Vec<RecordBatch>> {
+    let registry = Registry::for_session(&state)?;
+    let versions = registry.versions(&r.name).await?;
+    if versions.is_empty() {
+        return plan_err!("{NAME}: no model named {} in the registry", r.name);
+    }
+    let log: Vec<AliasEntry> = registry
+        .alias_log(&r.name)
+        .await?
+        .into_iter()
+        .filter(|e| e.alias == r.alias)
+        .collect();
+    let current = log.last().map(|e| e.version);
+    let target = match (r.strategy, r.version) {
+        (_, Some(v)) => match versions.iter().find(|m| m.version == v) {
+            Some(m) => m.version,
+            None => return plan_err!("{NAME}: model {} has no version {v}", r.name),
+        },
+        ("most_recent", _) => versions[versions.len() - 1].version,
+        ("rollback", _) => {
+            // The alias's value before its current run of entries.
+            match log
+                .iter()
+                .rev()
+                .map(|e| e.version)
+                .find(|&v| Some(v) != current)
+            {
+                Some(v) => v,
+                None => {
+                    return plan_err!(
+                        "{NAME}: {}@{} has no earlier version to roll back to",
+                        r.name,
+                        r.alias
+                    )
+                }
+            }
+        }
+        _ => {
+            let mut best = &versions[0];
+            for m in &versions[1..] {
+                if score(m).unwrap_or(f64::NEG_INFINITY) >= score(best).unwrap_or(f64::NEG_INFINITY)
+                {
+                    best = m;
+                }
+            }
+            best.version
+        }
+    };
+    let strategy = match r.version {
+        Some(v) => format!("version={v}"),
+        None => r.strategy.to_string(),
+    };
+    registry
+        .set_alias(
+            &r.name,
+            &AliasEntry {
+                alias: r.alias.clone(),
+                version: target,
+                strategy: strategy.clone(),
+                created: now_rfc3339(),
+            },
+        )
+        .await?;
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec![r.name.clone()])),
+        Arc::new(StringArray::from(vec![r.alias.clone()])),
+        Arc::new(Int64Array::from(vec![target as i64])),
+        Arc::new(Int64Array::from(vec![current.map(|v| v as i64)])),
+        Arc::new(StringArray::from(vec![strategy])),
+    ];
+    Ok(vec![RecordBatch::try_new(schema(), columns)?])
+}
+
+impl TableFunctionImpl for MlDeploy {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let exprs = args.exprs();
+        if exprs.is_empty() || exprs.len() > 2 {
+            return plan_err!(
+                "{NAME}: expects (model [, options]), got {} arguments; e.g. \
+                 ml_deploy('churn', 'strategy=best_score')",
+                exprs.len()
+            );
+        }
+        let name = string_arg(NAME, "model", &exprs[0])?;
+        validate_name(NAME, "model name", &name)?;
+        let options_text = match exprs.get(1) {
+            Some(e) => string_arg(NAME, "options", e)?,
+            None => String::new(),
+        };
+        let options = Options::parse(NAME, &options_text, KEYS)?;
+        let strategy = options.choice("strategy", STRATEGIES)?;
+        let version = options.integer("version", 1)?.map(u64::from);
+        if strategy.is_some() && version.is_some() {
+            return plan_err!("{NAME}: give either strategy or version, not both");
+        }
+        let alias = options.get("alias").unwrap_or("champion").to_string();
+        validate_name(NAME, "alias", &alias)?;
+        let request = Arc::new(Request {
+            name,
+            alias,
+            strategy: strategy.unwrap_or("best_score"),
+            version,
+        });
+        Ok(Arc::new(ActionTable::new(
+            NAME,
+            schema(),
+            Box::new(move |state| {
+                let request = Arc::clone(&request);
+                Box::pin(async move { deploy(state, &request).await })
+            }),
+        )))
+    }
+}

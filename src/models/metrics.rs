@@ -1,0 +1,203 @@
+//! The metrics of BigQuery ML.EVALUATE, defined as scikit-learn defines them
+//! (tests compare with values computed by `sklearn.metrics`).
+//!
+//! Classification: the predicted class is the most probable one. With two
+//! classes the positive class is the second in ascending order of the
+//! label's values (`true`, `1`, …); with more, precision, recall, F1 and ROC
+//! AUC are macro averages over the classes (ROC AUC one-vs-rest).
+//! A metric that is undefined (ROC AUC with one class present, MSLE with
+//! negative values) is NULL.
+
+/// Metric names with their values, in ML.EVALUATE's column order.
+pub type Metrics = Vec<(&'static str, Option<f64>)>;
+
+pub const CLASSIFICATION: &[&str] = &[
+    "precision",
+    "recall",
+    "accuracy",
+    "f1_score",
+    "log_loss",
+    "roc_auc",
+];
+
+pub const REGRESSION: &[&str] = &[
+    "mean_absolute_error",
+    "mean_squared_error",
+    "mean_squared_log_error",
+    "median_absolute_error",
+    "r2_score",
+    "explained_variance",
+];
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// Area under the ROC curve of `scores` for the rows where `positive` is
+/// true (the Mann–Whitney statistic, ties counted half).
+pub fn roc_auc(scores: &[f64], positive: &[bool]) -> Option<f64> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let (mut rank_sum, mut positives) = (0.0, 0.0);
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        // Ranks i+1 ..= j+1 share their average.
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            if positive[k] {
+                rank_sum += rank;
+                positives += 1.0;
+            }
+        }
+        i = j + 1;
+    }
+    let negatives = scores.len() as f64 - positives;
+    if positives == 0.0 || negatives == 0.0 {
+        return None;
+    }
+    finite((rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives))
+}
+
+/// Counts of true positives, false positives and false negatives of `class`.
+fn confusion(truth: &[usize], predicted: &[usize], class: usize) -> (f64, f64, f64) {
+    let (mut tp, mut fp, mut fn_) = (0.0, 0.0, 0.0);
+    for (&t, &p) in truth.iter().zip(predicted) {
+        match (t == class, p == class) {
+            (true, true) => tp += 1.0,
+            (false, true) => fp += 1.0,
+            (true, false) => fn_ += 1.0,
+            _ => {}
+        }
+    }
+    (tp, fp, fn_)
+}
+
+/// Precision, recall, F1 and ROC AUC of one class against the rest.
+type PerClass = (f64, f64, f64, Option<f64>);
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b == 0.0 {
+        0.0
+    } else {
+        a / b
+    }
+}
+
+/// Classification metrics from the true class indices and the n × k
+/// probabilities.
+pub fn classification(truth: &[usize], probs: &[f64], k: usize) -> Metrics {
+    let n = truth.len();
+    let predicted: Vec<usize> = super::argmax_rows(probs, k)
+        .into_iter()
+        .map(|c| c as usize)
+        .collect();
+    let accuracy = ratio(
+        truth.iter().zip(&predicted).filter(|(t, p)| t == p).count() as f64,
+        n as f64,
+    );
+    let log_loss = -truth
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| probs[i * k + t].clamp(1e-15, 1.0).ln())
+        .sum::<f64>()
+        / n as f64;
+    let per_class = |c: usize| {
+        let (tp, fp, fn_) = confusion(truth, &predicted, c);
+        let (p, r) = (ratio(tp, tp + fp), ratio(tp, tp + fn_));
+        let f1 = ratio(2.0 * tp, 2.0 * tp + fp + fn_);
+        let scores: Vec<f64> = (0..n).map(|i| probs[i * k + c]).collect();
+        let positive: Vec<bool> = truth.iter().map(|&t| t == c).collect();
+        (p, r, f1, roc_auc(&scores, &positive))
+    };
+    let (precision, recall, f1, auc) = if k == 2 {
+        let (p, r, f1, auc) = per_class(1);
+        (p, r, f1, auc)
+    } else {
+        let all: Vec<_> = (0..k).map(per_class).collect();
+        let mean = |f: fn(&PerClass) -> f64| all.iter().map(f).sum::<f64>() / k as f64;
+        let auc = all
+            .iter()
+            .map(|c| c.3)
+            .collect::<Option<Vec<f64>>>()
+            .map(|v| v.iter().sum::<f64>() / k as f64);
+        (mean(|c| c.0), mean(|c| c.1), mean(|c| c.2), auc)
+    };
+    vec![
+        ("precision", finite(precision)),
+        ("recall", finite(recall)),
+        ("accuracy", finite(accuracy)),
+        ("f1_score", finite(f1)),
+        ("log_loss", finite(log_loss)),
+        ("roc_auc", auc),
+    ]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+/// Regression metrics from the true and predicted values.
+pub fn regression(truth: &[f64], predicted: &[f64]) -> Metrics {
+    let n = truth.len() as f64;
+    let mean = |v: &mut dyn Iterator<Item = f64>| v.sum::<f64>() / n;
+    let errors: Vec<f64> = truth.iter().zip(predicted).map(|(t, p)| t - p).collect();
+    let mae = mean(&mut errors.iter().map(|e| e.abs()));
+    let mse = mean(&mut errors.iter().map(|e| e * e));
+    let msle = if truth.iter().chain(predicted).any(|&v| v < 0.0) {
+        f64::NAN
+    } else {
+        mean(
+            &mut truth
+                .iter()
+                .zip(predicted)
+                .map(|(t, p)| (t.ln_1p() - p.ln_1p()).powi(2)),
+        )
+    };
+    let truth_mean = mean(&mut truth.iter().copied());
+    let variance = mean(&mut truth.iter().map(|t| (t - truth_mean).powi(2)));
+    let error_mean = mean(&mut errors.iter().copied());
+    let error_variance = mean(&mut errors.iter().map(|e| (e - error_mean).powi(2)));
+    vec![
+        ("mean_absolute_error", finite(mae)),
+        ("mean_squared_error", finite(mse)),
+        ("mean_squared_log_error", finite(msle)),
+        (
+            "median_absolute_error",
+            finite(median(errors.iter().map(|e| e.abs()).collect())),
+        ),
+        ("r2_score", finite(1.0 - mse / variance)),
+        (
+            "explained_variance",
+            finite(1.0 - error_variance / variance),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roc_auc_counts_ties_half() {
+        // sklearn.metrics.roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) = 0.75
+        let auc = roc_auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]);
+        assert_eq!(auc, Some(0.75));
+        // roc_auc_score([0, 1, 0, 1], [0.5, 0.5, 0.2, 0.9]) = 0.875
+        let auc = roc_auc(&[0.5, 0.5, 0.2, 0.9], &[false, true, false, true]);
+        assert_eq!(auc, Some(0.875));
+        assert_eq!(roc_auc(&[0.1, 0.2], &[true, true]), None);
+    }
+}

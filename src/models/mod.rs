@@ -1,0 +1,238 @@
+//! Models: what `ml_train` learns and `ml_predict` applies.
+//!
+//! A [`Model`] is plain data (serialized as JSON, never code): the learned
+//! preprocessing of every feature, the label's classes, and the fitted
+//! parameters. Training is deterministic, and the JSON writer is too (fields
+//! in a fixed order, floats in their shortest round-trip form), so the same
+//! rows give the same artifact bytes.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{exec_err, plan_err, Result};
+use serde::{Deserialize, Serialize};
+
+pub mod linear;
+pub mod metrics;
+pub mod optimize;
+pub mod preprocess;
+
+use preprocess::{Features, Matrix};
+
+/// The version of the artifact format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The model types `ml_train` knows.
+pub const MODEL_TYPES: &[&str] = &["linear_reg", "logistic_reg"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelType {
+    LinearReg,
+    LogisticReg,
+}
+
+impl ModelType {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "linear_reg" => Some(Self::LinearReg),
+            "logistic_reg" => Some(Self::LogisticReg),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::LinearReg => "linear_reg",
+            Self::LogisticReg => "logistic_reg",
+        }
+    }
+
+    pub fn is_classifier(self) -> bool {
+        matches!(self, Self::LogisticReg)
+    }
+}
+
+/// The label a supervised model predicts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Label {
+    pub name: String,
+    /// The label's Arrow type (its `Display` form), so predictions come back
+    /// in the same type.
+    pub data_type: String,
+    /// A classifier's classes in ascending order of the label's values, as
+    /// strings; empty for a regressor.
+    pub classes: Vec<String>,
+}
+
+impl Label {
+    pub fn arrow_type(&self) -> Result<DataType> {
+        DataType::from_str(&self.data_type)
+            .or_else(|e| exec_err!("model artifact: bad label type {}: {e}", self.data_type))
+    }
+
+    /// The classes as an array of the label's type.
+    pub fn class_array(&self) -> Result<ArrayRef> {
+        let strings: ArrayRef = std::sync::Arc::new(
+            datafusion::arrow::array::StringArray::from_iter_values(&self.classes),
+        );
+        Ok(cast(&strings, &self.arrow_type()?)?)
+    }
+}
+
+/// The fitted parameters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Params {
+    /// y = intercept + coef · x.
+    Linear { coef: Vec<f64>, intercept: f64 },
+    /// One row of coefficients per class for multiclass (softmax), one row
+    /// for binary (the logit of the second class).
+    Logistic {
+        coef: Vec<Vec<f64>>,
+        intercept: Vec<f64>,
+    },
+}
+
+/// A trained model: everything `ml_predict` needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Model {
+    pub format_version: u32,
+    pub model_type: ModelType,
+    pub label: Label,
+    pub features: Features,
+    /// The hyperparameters, as given or defaulted.
+    pub options: BTreeMap<String, String>,
+    pub params: Params,
+}
+
+/// What a model computes for a batch of rows.
+pub struct Predictions {
+    /// Regression: the predicted values; classification: the index of the
+    /// predicted class.
+    pub values: Vec<f64>,
+    /// Classification: n × classes probabilities, row-major.
+    pub probs: Option<Vec<f64>>,
+}
+
+impl Model {
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec_pretty(self).map_err(|e| {
+            datafusion::common::DataFusionError::Internal(format!("model to JSON: {e}"))
+        })
+    }
+
+    /// Reads an artifact, refusing newer formats and corrupt bytes clearly.
+    pub fn from_json(bytes: &[u8], what: &str) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct Head {
+            format_version: u32,
+        }
+        let head: Head = match serde_json::from_slice(bytes) {
+            Ok(h) => h,
+            Err(e) => return exec_err!("{what} is not a valid mlfusion model artifact: {e}"),
+        };
+        if head.format_version > FORMAT_VERSION {
+            return exec_err!(
+                "{what} has artifact format {} but this mlfusion ({}) reads formats up to \
+                 {FORMAT_VERSION}; upgrade mlfusion to use it",
+                head.format_version,
+                crate::MLFUSION_VERSION
+            );
+        }
+        serde_json::from_slice(bytes)
+            .or_else(|e| exec_err!("{what} is not a valid mlfusion model artifact: {e}"))
+    }
+
+    pub fn predict(&self, batch: &RecordBatch) -> Result<Predictions> {
+        let x = self.features.transform(batch)?;
+        Ok(match &self.params {
+            Params::Linear { coef, intercept } => Predictions {
+                values: linear::predict_linear(&x, coef, *intercept),
+                probs: None,
+            },
+            Params::Logistic { coef, intercept } => {
+                let probs = linear::predict_proba(&x, coef, intercept);
+                let k = self.label.classes.len();
+                Predictions {
+                    values: argmax_rows(&probs, k),
+                    probs: Some(probs),
+                }
+            }
+        })
+    }
+}
+
+/// The index of the largest value of each row (the first on ties).
+pub fn argmax_rows(probs: &[f64], k: usize) -> Vec<f64> {
+    probs
+        .chunks_exact(k)
+        .map(|row| {
+            let mut best = 0;
+            for (j, &p) in row.iter().enumerate() {
+                if p > row[best] {
+                    best = j;
+                }
+            }
+            best as f64
+        })
+        .collect()
+}
+
+/// The numeric values of a regression label column (NULLs refused).
+pub fn numeric_label(function: &str, name: &str, array: &ArrayRef) -> Result<Vec<f64>> {
+    if !array.data_type().is_numeric() {
+        return plan_err!(
+            "{function}: label {name} has type {}, but a regression needs a numeric label",
+            array.data_type()
+        );
+    }
+    if array.null_count() > 0 {
+        return plan_err!(
+            "{function}: label {name} has {} NULL values; filter them out first (WHERE {name} \
+             IS NOT NULL)",
+            array.null_count()
+        );
+    }
+    let values = cast(array, &DataType::Float64)?;
+    let values: &Float64Array = values.as_primitive();
+    Ok(values.values().to_vec())
+}
+
+/// The class index of every label value (NULLs refused, unseen classes are
+/// `None`), given the classes as strings.
+pub fn class_indices(
+    function: &str,
+    name: &str,
+    array: &ArrayRef,
+    classes: &[String],
+) -> Result<Vec<Option<usize>>> {
+    if array.null_count() > 0 {
+        return plan_err!(
+            "{function}: label {name} has {} NULL values; filter them out first (WHERE {name} \
+             IS NOT NULL)",
+            array.null_count()
+        );
+    }
+    let strings = cast(array, &DataType::Utf8)?;
+    let strings = strings.as_string::<i32>();
+    let index: std::collections::HashMap<&str, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    Ok(strings
+        .iter()
+        .map(|s| s.and_then(|s| index.get(s).copied()))
+        .collect())
+}
+
+/// Training data after preprocessing.
+pub struct TrainingSet {
+    pub x: Matrix,
+    /// Regression targets or class indices.
+    pub y: Vec<f64>,
+}

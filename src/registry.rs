@@ -1,0 +1,390 @@
+//! The model registry: versioned, immutable model artifacts under a root URL
+//! on any object store (`SET mlfusion.registry = 's3://bucket/models'`;
+//! default `./mlfusion_registry`).
+//!
+//! Layout: `<root>/<name>/<version>/model.json` (the model: deterministic
+//! bytes) and `<root>/<name>/<version>/metadata.json` (when, from what, how
+//! well). Both are created with a conditional put (`PutMode::Create`), the
+//! model first: a version is visible once its metadata exists, so a crash
+//! mid-write leaves no visible version, and two trainings racing for one
+//! number cannot both win it: the loser takes the next number.
+//!
+//! Aliases (`champion`) live in an append-only log of deployments,
+//! `<root>/<name>/aliases/<seq>.json`, also created conditionally: the
+//! latest entry for an alias wins, and the log is the deployment history.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::common::{exec_err, plan_err, DataFusionError, Result};
+use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::execution::SessionState;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use serde::{Deserialize, Serialize};
+
+use crate::config::MlfusionOptions;
+use crate::models::Model;
+
+/// What `ml_models()` shows of a version, besides the model itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Metadata {
+    pub format_version: u32,
+    pub model: String,
+    pub version: u64,
+    pub model_type: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub mlfusion_version: String,
+    pub row_encoding: String,
+    pub label: String,
+    pub features: Vec<String>,
+    pub options: BTreeMap<String, String>,
+    /// Training metrics (on the training rows).
+    pub metrics: BTreeMap<String, Option<f64>>,
+    pub training_rows: u64,
+    pub data_fingerprint: Option<i64>,
+    pub source: String,
+    /// The `ml_split(...)` call in the source, if it names one.
+    pub split_spec: Option<String>,
+    /// Fingerprint64 of model.json, checked when the model is loaded.
+    pub model_fingerprint: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AliasEntry {
+    pub alias: String,
+    pub version: u64,
+    pub strategy: String,
+    pub created: String,
+}
+
+/// Which version a `model` argument names: `name`, `name@7`, `name@alias`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selector {
+    Default,
+    Version(u64),
+    Alias(String),
+}
+
+/// Checks a model or alias name: letters, digits, `_`, `-`, `.`, starting
+/// with a letter, digit or `_`, at most 128 characters, no `..`.
+pub fn validate_name(function: &str, what: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && !name.contains("..")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        plan_err!(
+            "{function}: bad {what} '{}': use 1 to 128 letters, digits, '_', '-' or '.', \
+             starting with a letter, digit or '_' (no '/', '..' or control characters)",
+            name.escape_default()
+        )
+    }
+}
+
+/// Splits `name[@version|@alias]`.
+pub fn parse_model_ref(function: &str, text: &str) -> Result<(String, Selector)> {
+    let (name, selector) = match text.split_once('@') {
+        None => (text, Selector::Default),
+        Some((name, sel)) => match sel.parse::<u64>() {
+            Ok(v) => (name, Selector::Version(v)),
+            Err(_) => {
+                validate_name(function, "alias", sel)?;
+                (name, Selector::Alias(sel.to_string()))
+            }
+        },
+    };
+    validate_name(function, "model name", name)?;
+    Ok((name.to_string(), selector))
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(value)
+        .map_err(|e| DataFusionError::Internal(format!("registry JSON: {e}")))
+}
+
+pub struct Registry {
+    store: Arc<dyn ObjectStore>,
+    root: Path,
+    /// The root as the user gave it, for messages and URIs.
+    url: String,
+}
+
+impl Registry {
+    /// The registry that `mlfusion.registry` names in this session.
+    pub fn for_session(state: &SessionState) -> Result<Self> {
+        let url = state
+            .config_options()
+            .extensions
+            .get::<MlfusionOptions>()
+            .map(|o| o.registry.clone())
+            .unwrap_or_else(|| MlfusionOptions::default().registry);
+        let parsed = ListingTableUrl::parse(&url).map_err(|e| {
+            DataFusionError::Plan(format!(
+                "mlfusion.registry = '{url}' is not a folder or URL: {}",
+                e.strip_backtrace()
+            ))
+        })?;
+        let store = state.runtime_env().object_store(parsed.object_store())?;
+        Ok(Self {
+            store,
+            root: parsed.prefix().clone(),
+            url: parsed.as_str().trim_end_matches('/').to_string(),
+        })
+    }
+
+    fn path(&self, parts: &[&str]) -> Path {
+        parts
+            .iter()
+            .fold(self.root.clone(), |p, part| p.join(*part))
+    }
+
+    pub fn uri(&self, name: &str, version: u64) -> String {
+        format!("{}/{name}/{version}/", self.url)
+    }
+
+    /// The child folder names of `prefix`.
+    async fn children(&self, prefix: &Path) -> Result<Vec<String>> {
+        let listing = self.store.list_with_delimiter(Some(prefix)).await?;
+        Ok(listing
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect())
+    }
+
+    /// The model names in the registry, sorted.
+    pub async fn names(&self) -> Result<Vec<String>> {
+        let mut names = self.children(&self.root).await?;
+        names.retain(|n| validate_name("", "", n).is_ok());
+        names.sort();
+        Ok(names)
+    }
+
+    /// Every version number that has a folder, complete or not.
+    async fn version_folders(&self, name: &str) -> Result<Vec<u64>> {
+        let mut v: Vec<u64> = self
+            .children(&self.path(&[name]))
+            .await?
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+
+    /// The visible versions of `name` with their metadata, oldest first.
+    pub async fn versions(&self, name: &str) -> Result<Vec<Metadata>> {
+        let mut out = Vec::new();
+        for v in self.version_folders(name).await? {
+            if let Some(m) = self.metadata(name, v).await? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn metadata(&self, name: &str, version: u64) -> Result<Option<Metadata>> {
+        let path = self.path(&[name, &version.to_string(), "metadata.json"]);
+        match self.store.get(&path).await {
+            Ok(r) => {
+                let bytes = r.bytes().await?;
+                match serde_json::from_slice(&bytes) {
+                    Ok(m) => Ok(Some(m)),
+                    Err(e) => exec_err!("registry: {} is corrupt: {e}", self.uri(name, version)),
+                }
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes a new version of `name` and returns its metadata (with the
+    /// version number it got).
+    pub async fn create_version(
+        &self,
+        model_json: &[u8],
+        mut metadata: Metadata,
+    ) -> Result<Metadata> {
+        let name = metadata.model.clone();
+        let create = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        let mut version = self
+            .version_folders(&name)
+            .await?
+            .last()
+            .copied()
+            .unwrap_or(0)
+            + 1;
+        loop {
+            let folder = version.to_string();
+            let model_path = self.path(&[&name, &folder, "model.json"]);
+            match self
+                .store
+                .put_opts(
+                    &model_path,
+                    PutPayload::from(model_json.to_vec()),
+                    create.clone(),
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(object_store::Error::AlreadyExists { .. }) => {
+                    version += 1;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            metadata.version = version;
+            let meta_path = self.path(&[&name, &folder, "metadata.json"]);
+            self.store
+                .put_opts(
+                    &meta_path,
+                    PutPayload::from(to_json(&metadata)?),
+                    create.clone(),
+                )
+                .await?;
+            return Ok(metadata);
+        }
+    }
+
+    /// The deployment log of `name`, oldest first.
+    pub async fn alias_log(&self, name: &str) -> Result<Vec<AliasEntry>> {
+        let prefix = self.path(&[name, "aliases"]);
+        let mut entries: Vec<(u64, AliasEntry)> = Vec::new();
+        let objects: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        for meta in objects {
+            let Some(seq) = meta
+                .location
+                .filename()
+                .and_then(|f| f.strip_suffix(".json"))
+                .and_then(|s| s.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            let bytes = self.store.get(&meta.location).await?.bytes().await?;
+            match serde_json::from_slice(&bytes) {
+                Ok(e) => entries.push((seq, e)),
+                Err(e) => return exec_err!("registry: {} is corrupt: {e}", meta.location),
+            }
+        }
+        entries.sort_by_key(|(seq, _)| *seq);
+        Ok(entries.into_iter().map(|(_, e)| e).collect())
+    }
+
+    /// The current version of every alias of `name`.
+    pub async fn aliases(&self, name: &str) -> Result<BTreeMap<String, u64>> {
+        Ok(self
+            .alias_log(name)
+            .await?
+            .into_iter()
+            .map(|e| (e.alias, e.version))
+            .collect())
+    }
+
+    /// Appends a deployment to the log.
+    pub async fn set_alias(&self, name: &str, entry: &AliasEntry) -> Result<()> {
+        let mut seq = self.alias_log(name).await?.len() as u64 + 1;
+        let create = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        loop {
+            let path = self.path(&[name, "aliases", &format!("{seq:08}.json")]);
+            match self
+                .store
+                .put_opts(&path, PutPayload::from(to_json(entry)?), create.clone())
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(object_store::Error::AlreadyExists { .. }) => seq += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Resolves `name[@…]` to a version's metadata.
+    pub async fn resolve(
+        &self,
+        function: &str,
+        name: &str,
+        selector: &Selector,
+    ) -> Result<Metadata> {
+        let versions = self.versions(name).await?;
+        if versions.is_empty() {
+            return plan_err!(
+                "{function}: no model named {name} in the registry {}; train one with \
+                 ml_train('{name}', ...) or check SET mlfusion.registry",
+                self.url
+            );
+        }
+        let find = |v: u64| versions.iter().find(|m| m.version == v).cloned();
+        match selector {
+            Selector::Version(v) => find(*v).map_or_else(
+                || {
+                    plan_err!(
+                        "{function}: model {name} has no version {v}; it has versions {}",
+                        versions
+                            .iter()
+                            .map(|m| m.version.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+                Ok,
+            ),
+            Selector::Alias(alias) => match self.aliases(name).await?.get(alias) {
+                Some(&v) => find(v).map_or_else(
+                    || exec_err!("{function}: alias {name}@{alias} points at missing version {v}"),
+                    Ok,
+                ),
+                None => plan_err!(
+                    "{function}: model {name} has no alias {alias}; set one with \
+                     ml_deploy('{name}', ...)"
+                ),
+            },
+            Selector::Default => match self.aliases(name).await?.get("champion") {
+                Some(&v) => find(v).map_or_else(
+                    || exec_err!("{function}: alias {name}@champion points at missing version {v}"),
+                    Ok,
+                ),
+                None => Ok(versions[versions.len() - 1].clone()),
+            },
+        }
+    }
+
+    /// Loads a version's model, checking it against its metadata.
+    pub async fn load(&self, metadata: &Metadata) -> Result<Model> {
+        let (name, version) = (&metadata.model, metadata.version);
+        let path = self.path(&[name, &version.to_string(), "model.json"]);
+        let bytes = self.store.get(&path).await?.bytes().await?;
+        let what = format!("model {name}@{version} ({})", self.uri(name, version));
+        if model_fingerprint(&bytes) != metadata.model_fingerprint {
+            return exec_err!(
+                "{what} is corrupt: model.json does not match the fingerprint in its metadata"
+            );
+        }
+        Model::from_json(&bytes, &what)
+    }
+}
+
+/// Fingerprint64 of an artifact's bytes, as 16 hex digits.
+pub fn model_fingerprint(bytes: &[u8]) -> String {
+    format!("{:016x}", mlfusion_udfs::farmhash::fingerprint64(bytes))
+}
