@@ -8,7 +8,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{plan_datafusion_err, plan_err, Result};
+use datafusion::common::{exec_err, plan_datafusion_err, plan_err, Result};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::execute_stream;
@@ -67,7 +67,7 @@ async fn evaluate(
                             label_array,
                             i,
                         )?;
-                        return plan_err!(
+                        return exec_err!(
                             "{NAME}: label {label} has the value {value}, which is not one of \
                              the model's classes ({})",
                             classes.join(", ")
