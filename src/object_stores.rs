@@ -1,15 +1,20 @@
-//! Object stores beyond datafusion-cli's own (s3, oss, cos, gs, http):
-//! Azure Blob Storage and ADLS Gen2 URLs (`az://`, `azure://`, `abfs://`,
-//! `abfss://`, `adl://`), built from the standard `AZURE_*` environment
-//! variables (`AZURE_STORAGE_ACCOUNT_NAME`, `AZURE_STORAGE_ACCOUNT_KEY`,
-//! `AZURE_STORAGE_SAS_TOKEN`, `AZURE_STORAGE_USE_EMULATOR`, …) the first time
-//! a query needs one.
+//! Object stores made on first use, from the standard environment
+//! variables: Azure Blob Storage and ADLS Gen2 URLs (`az://`, `azure://`,
+//! `abfs://`, `abfss://`, `adl://`; `AZURE_STORAGE_ACCOUNT_NAME`,
+//! `AZURE_STORAGE_ACCOUNT_KEY`, `AZURE_STORAGE_SAS_TOKEN`,
+//! `AZURE_STORAGE_USE_EMULATOR`, …), and `s3://` (`AWS_*`, including
+//! `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP`) and `gs://` (`GOOGLE_*`) URLs
+//! that no table has registered yet, such as a model registry's.
+//! (datafusion-cli registers the stores of the tables it reads itself, with
+//! their `OPTIONS('aws.…')`; those take precedence.)
 
 use std::sync::Arc;
 
 use datafusion::common::Result;
 use datafusion::execution::object_store::ObjectStoreRegistry;
+use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
+use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::ObjectStore;
 use url::Url;
 
@@ -43,16 +48,25 @@ impl ObjectStoreRegistry for CloudObjectStoreRegistry {
 
     fn get_store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
         match self.inner.get_store(url) {
-            Err(_) if AZURE_SCHEMES.contains(&url.scheme()) => {
-                let store: Arc<dyn ObjectStore> = Arc::new(
-                    MicrosoftAzureBuilder::from_env()
-                        .with_url(url.as_str())
-                        .build()?,
-                );
+            Err(e) => {
+                let store: Arc<dyn ObjectStore> = match url.scheme() {
+                    s if AZURE_SCHEMES.contains(&s) => Arc::new(
+                        MicrosoftAzureBuilder::from_env()
+                            .with_url(url.as_str())
+                            .build()?,
+                    ),
+                    "s3" => Arc::new(AmazonS3Builder::from_env().with_url(url.as_str()).build()?),
+                    "gs" => Arc::new(
+                        GoogleCloudStorageBuilder::from_env()
+                            .with_url(url.as_str())
+                            .build()?,
+                    ),
+                    _ => return Err(e),
+                };
                 self.inner.register_store(url, Arc::clone(&store));
                 Ok(store)
             }
-            other => other,
+            ok => ok,
         }
     }
 }

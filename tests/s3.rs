@@ -168,3 +168,52 @@ fn a_missing_bucket_is_a_clear_error() {
         "{stdout}"
     );
 }
+
+#[test]
+#[ignore = "needs an S3 server: run scripts/test.sh"]
+fn model_registry_in_s3() {
+    let (_, bucket) = s3();
+    let prefix = format!("s3://{bucket}/models-{}", std::process::id());
+    let data = format!(
+        "s3://{bucket}/models-data-{}/penguins.parquet",
+        std::process::id()
+    );
+    let train = format!(
+        "SELECT model, version, training_rows FROM ml_train('penguins', '{data}', 'species', \
+         'model_type=logistic_reg, l2_reg=1')"
+    );
+    let local = std::env::temp_dir().join(format!("mlfusion-s3-registry-{}", std::process::id()));
+    let out = mlfusion(&[
+        &format!("COPY (SELECT * FROM 'data/penguins.parquet') TO '{data}'"),
+        &format!("SET mlfusion.registry = '{prefix}'"),
+        &train,
+        &train,
+        "SELECT model, version, artifact_uri FROM ml_models() ORDER BY version",
+        "SELECT * FROM ml_deploy('penguins', 'version=1')",
+        &format!(
+            "SELECT count(*) AS n, dataset_fingerprint(species, predicted_species) AS p \
+             FROM ml_predict('penguins', '{data}')"
+        ),
+        // The same model in a local registry predicts the same.
+        &format!("SET mlfusion.registry = '{}'", local.display()),
+        &train,
+        "SELECT count(*) AS n, dataset_fingerprint(species, predicted_species) AS p \
+         FROM ml_predict('penguins', 'data/penguins.parquet')",
+    ]);
+    let _ = std::fs::remove_dir_all(&local);
+    assert!(
+        out.contains("model,version,training_rows\npenguins,1,344\n"),
+        "{out}"
+    );
+    assert!(out.contains("penguins,2,344\n"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "model,version,artifact_uri\npenguins,1,{prefix}/penguins/1/\npenguins,2,{prefix}/penguins/2/\n"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("penguins,champion,1,,version=1\n"), "{out}");
+    let predictions: Vec<&str> = out.lines().filter(|l| l.starts_with("344,")).collect();
+    assert_eq!(predictions.len(), 2, "{out}");
+    assert_eq!(predictions[0], predictions[1], "{out}");
+}
