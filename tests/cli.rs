@@ -121,3 +121,31 @@ fn split_example_runs_as_the_readme_says() {
         "{text}"
     );
 }
+
+#[test]
+fn train_example_runs_as_the_readme_says() {
+    let registry =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/examples/registry");
+    let _ = std::fs::remove_dir_all(&registry);
+    let out = mlfusion(&["-q", "--format", "csv", "-f", "sql/examples/train.sql"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    // 275 training rows: 344 penguins less the stratified 20% test split.
+    assert!(
+        text.contains("penguin_species,1,logistic_reg,275,0.9964\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("accuracy,f1_score,log_loss,roc_auc\n0.9855,0.9814,0.0276,1.0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("penguin_species,champion,1,most_recent\n"),
+        "{text}"
+    );
+    assert!(text.contains("Chinstrap,Chinstrap,12\n"), "{text}");
+    assert!(
+        text.ends_with("penguin_species,1,champion,logistic_reg,275,2508055982189359577\n"),
+        "{text}"
+    );
+}
