@@ -26,7 +26,7 @@ use datafusion::logical_expr::{
     Signature, Volatility,
 };
 
-use crate::models::{Model, Params};
+use crate::models::Model;
 use crate::registry::{parse_model_ref, Metadata, Registry};
 use crate::source::{block_on, resolve, string_arg};
 
@@ -149,16 +149,15 @@ impl ScalarUDFImpl for PredictUdf {
             unreachable!("the return type is a struct")
         };
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(2);
-        match &self.model.params {
-            Params::Linear { .. } => columns.push(Arc::new(Float64Array::from(p.values))),
-            Params::Logistic { .. } => {
+        match p.probs {
+            None => columns.push(Arc::new(Float64Array::from(p.values))),
+            Some(probs) => {
                 let classes = self.model.label.class_array()?;
                 let k = classes.len();
                 let index = UInt32Array::from_iter_values(p.values.iter().map(|&c| c as u32));
                 columns.push(take(&classes, &index, None)?);
                 let n = batch.num_rows();
                 let all = UInt32Array::from_iter_values((0..n * k).map(|i| (i % k) as u32));
-                let probs = p.probs.unwrap_or_default();
                 let DataType::List(item) = probs_type(classes.data_type()) else {
                     unreachable!("probs is a list")
                 };

@@ -24,6 +24,7 @@ use mlfusion_udfs::dataset_fingerprint::State as FingerprintSum;
 use mlfusion_udfs::row_fingerprint::RowFingerprint;
 
 use crate::action_table::ActionTable;
+use crate::models::boosted;
 use crate::models::linear::{fit_linear, fit_logistic, Penalty};
 use crate::models::preprocess::Features;
 use crate::models::{
@@ -43,6 +44,18 @@ const KEYS: &[&str] = &[
     "l2_reg",
     "max_iterations",
     "max_categories",
+    "max_depth",
+    "learning_rate",
+    "min_split_loss",
+    "min_child_weight",
+];
+
+/// Options of the boosted tree models only.
+const TREE_KEYS: &[&str] = &[
+    "max_depth",
+    "learning_rate",
+    "min_split_loss",
+    "min_child_weight",
 ];
 
 /// Columns `ml_split` adds, never features by default.
@@ -67,6 +80,7 @@ struct Job {
     penalty: (f64, f64),
     max_iterations: usize,
     max_categories: usize,
+    trees: boosted::Settings,
 }
 
 pub fn result_schema() -> SchemaRef {
@@ -168,17 +182,66 @@ impl TableFunctionImpl for MlTrain {
         if features.is_empty() {
             return plan_err!("{NAME}: the source has no feature columns besides the label");
         }
+        let boosted = model_type.is_boosted();
+        if !boosted {
+            if let Some(key) = TREE_KEYS.iter().find(|k| options.get(k).is_some()) {
+                return plan_err!(
+                    "{NAME}: option {key} applies to boosted_tree_classifier and \
+                     boosted_tree_regressor only, not {}",
+                    model_type.name()
+                );
+            }
+        } else if options.get("l1_reg").is_some() {
+            return plan_err!(
+                "{NAME}: option l1_reg applies to linear_reg and logistic_reg only, not {}",
+                model_type.name()
+            );
+        }
+        // Defaults as BigQuery ML's: boosted trees have 20 rounds of depth 6
+        // at learning rate 0.3 with l2_reg 1.
         let l1 = options.number("l1_reg", 0.0)?.unwrap_or(0.0);
-        let l2 = options.number("l2_reg", 0.0)?.unwrap_or(0.0);
-        let max_iterations = options.integer("max_iterations", 1)?.unwrap_or(100) as usize;
+        let l2 = options
+            .number("l2_reg", 0.0)?
+            .unwrap_or(if boosted { 1.0 } else { 0.0 });
+        let max_iterations =
+            options
+                .integer("max_iterations", 1)?
+                .unwrap_or(if boosted { 20 } else { 100 }) as usize;
         let max_categories = options.integer("max_categories", 1)?.unwrap_or(100) as usize;
+        let learning_rate = options.number("learning_rate", 0.0)?.unwrap_or(0.3);
+        if learning_rate == 0.0 || learning_rate > 1.0 {
+            return plan_err!(
+                "{NAME}: option learning_rate={learning_rate} is not valid; give a number in (0, 1]"
+            );
+        }
+        let trees = boosted::Settings {
+            rounds: max_iterations,
+            max_depth: options.integer("max_depth", 1)?.unwrap_or(6) as usize,
+            learning_rate,
+            l2,
+            min_split_loss: options.number("min_split_loss", 0.0)?.unwrap_or(0.0),
+            min_child_weight: options.number("min_child_weight", 0.0)?.unwrap_or(1.0),
+        };
         let mut recorded = BTreeMap::new();
         recorded.insert("model_type".to_string(), model_type.name().to_string());
         recorded.insert("features".to_string(), format!("[{}]", features.join(", ")));
-        recorded.insert("l1_reg".to_string(), l1.to_string());
         recorded.insert("l2_reg".to_string(), l2.to_string());
         recorded.insert("max_iterations".to_string(), max_iterations.to_string());
         recorded.insert("max_categories".to_string(), max_categories.to_string());
+        if boosted {
+            recorded.insert("max_depth".to_string(), trees.max_depth.to_string());
+            recorded.insert("learning_rate".to_string(), trees.learning_rate.to_string());
+            recorded.insert(
+                "min_split_loss".to_string(),
+                trees.min_split_loss.to_string(),
+            );
+            recorded.insert(
+                "min_child_weight".to_string(),
+                trees.min_child_weight.to_string(),
+            );
+        } else {
+            recorded.insert("l1_reg".to_string(), l1.to_string());
+        }
         let job = Arc::new(Job {
             name,
             source_text,
@@ -190,6 +253,7 @@ impl TableFunctionImpl for MlTrain {
             penalty: (l1, l2),
             max_iterations,
             max_categories,
+            trees,
         });
         Ok(Arc::new(ActionTable::new(
             NAME,
@@ -334,55 +398,49 @@ impl Job {
             l2: self.penalty.1,
         };
         let progress = progress_printer(&self.name);
-        let (label, params, metrics) = match self.model_type {
+        let regression = !self.model_type.is_classifier();
+        let (classes, y) = if regression {
+            (vec![], numeric_label(NAME, &self.label, label_array)?)
+        } else {
+            let classes = classes_of(label_array)?;
+            if classes.len() < 2 {
+                return plan_err!(
+                    "{NAME}: label {} has {} distinct value(s); a classifier needs at least \
+                     two classes",
+                    self.label,
+                    classes.len()
+                );
+            }
+            let y = class_indices(NAME, &self.label, label_array, &classes)?
+                .into_iter()
+                .map(|c| c.unwrap_or_default() as f64)
+                .collect();
+            (classes, y)
+        };
+        let k = classes.len();
+        let params = match self.model_type {
             ModelType::LinearReg => {
-                let y = numeric_label(NAME, &self.label, label_array)?;
                 let fit = fit_linear(&x, &y, &penalty, self.max_iterations, progress);
-                let (coef, intercept) = (fit.coef[0].clone(), fit.intercept[0]);
-                let predicted = crate::models::linear::predict_linear(&x, &coef, intercept);
-                let label = Label {
-                    name: self.label.clone(),
-                    data_type: label_type.to_string(),
-                    classes: vec![],
-                };
-                (
-                    label,
-                    Params::Linear { coef, intercept },
-                    metrics::regression(&y, &predicted),
-                )
+                Params::Linear {
+                    coef: fit.coef[0].clone(),
+                    intercept: fit.intercept[0],
+                }
             }
             ModelType::LogisticReg => {
-                let classes = classes_of(label_array)?;
-                if classes.len() < 2 {
-                    return plan_err!(
-                        "{NAME}: label {} has {} distinct value(s); a classifier needs at least \
-                         two classes",
-                        self.label,
-                        classes.len()
-                    );
+                let fit = fit_logistic(&x, &y, k, &penalty, self.max_iterations, progress);
+                Params::Logistic {
+                    coef: fit.coef,
+                    intercept: fit.intercept,
                 }
-                let y: Vec<usize> = class_indices(NAME, &self.label, label_array, &classes)?
-                    .into_iter()
-                    .map(|c| c.unwrap_or_default())
-                    .collect();
-                let yf: Vec<f64> = y.iter().map(|&c| c as f64).collect();
-                let k = classes.len();
-                let fit = fit_logistic(&x, &yf, k, &penalty, self.max_iterations, progress);
-                let probs = crate::models::linear::predict_proba(&x, &fit.coef, &fit.intercept);
-                let label = Label {
-                    name: self.label.clone(),
-                    data_type: label_type.to_string(),
-                    classes,
-                };
-                (
-                    label,
-                    Params::Logistic {
-                        coef: fit.coef,
-                        intercept: fit.intercept,
-                    },
-                    metrics::classification(&y, &probs, k),
-                )
             }
+            ModelType::BoostedTreeRegressor | ModelType::BoostedTreeClassifier => {
+                Params::Boosted(boosted::fit(&x, &y, k, &self.trees, progress))
+            }
+        };
+        let label = Label {
+            name: self.label.clone(),
+            data_type: label_type.to_string(),
+            classes,
         };
         // Check that the label type reads back (predictions are cast to it).
         if label.arrow_type().is_err() {
@@ -395,6 +453,15 @@ impl Job {
             features,
             options: self.options.clone(),
             params,
+        };
+        // Metrics on the training rows, through the same path as ml_predict.
+        let p = model.predict(data)?;
+        let metrics = match p.probs {
+            None => metrics::regression(&y, &p.values),
+            Some(probs) => {
+                let truth: Vec<usize> = y.iter().map(|&c| c as usize).collect();
+                metrics::classification(&truth, &probs, k)
+            }
         };
         let metrics = metrics
             .into_iter()

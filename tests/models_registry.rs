@@ -83,6 +83,16 @@ const TRAININGS: &[(&str, &str, &str)] = &[
     ("status", "status", "model_type=logistic_reg, l2_reg=1"),
     ("spend", "spend", "model_type=linear_reg"),
     ("spend_l1", "spend", "model_type=linear_reg, l1_reg=5"),
+    (
+        "status_gbt",
+        "status",
+        "model_type=boosted_tree_classifier, max_iterations=10",
+    ),
+    (
+        "spend_gbt",
+        "spend",
+        "model_type=boosted_tree_regressor, max_iterations=10",
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_err, plan_err, Result};
 use serde::{Deserialize, Serialize};
 
+pub mod boosted;
 pub mod linear;
 pub mod metrics;
 pub mod optimize;
@@ -26,13 +27,20 @@ use preprocess::{Features, Matrix};
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The model types `ml_train` knows.
-pub const MODEL_TYPES: &[&str] = &["linear_reg", "logistic_reg"];
+pub const MODEL_TYPES: &[&str] = &[
+    "linear_reg",
+    "logistic_reg",
+    "boosted_tree_regressor",
+    "boosted_tree_classifier",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelType {
     LinearReg,
     LogisticReg,
+    BoostedTreeRegressor,
+    BoostedTreeClassifier,
 }
 
 impl ModelType {
@@ -40,6 +48,8 @@ impl ModelType {
         match s {
             "linear_reg" => Some(Self::LinearReg),
             "logistic_reg" => Some(Self::LogisticReg),
+            "boosted_tree_regressor" => Some(Self::BoostedTreeRegressor),
+            "boosted_tree_classifier" => Some(Self::BoostedTreeClassifier),
             _ => None,
         }
     }
@@ -48,11 +58,20 @@ impl ModelType {
         match self {
             Self::LinearReg => "linear_reg",
             Self::LogisticReg => "logistic_reg",
+            Self::BoostedTreeRegressor => "boosted_tree_regressor",
+            Self::BoostedTreeClassifier => "boosted_tree_classifier",
         }
     }
 
     pub fn is_classifier(self) -> bool {
-        matches!(self, Self::LogisticReg)
+        matches!(self, Self::LogisticReg | Self::BoostedTreeClassifier)
+    }
+
+    pub fn is_boosted(self) -> bool {
+        matches!(
+            self,
+            Self::BoostedTreeRegressor | Self::BoostedTreeClassifier
+        )
     }
 }
 
@@ -95,6 +114,8 @@ pub enum Params {
         coef: Vec<Vec<f64>>,
         intercept: Vec<f64>,
     },
+    /// Gradient-boosted trees over the encoded inputs.
+    Boosted(boosted::Ensemble),
 }
 
 /// A trained model: everything `ml_predict` needs.
@@ -155,14 +176,25 @@ impl Model {
                 probs: None,
             },
             Params::Logistic { coef, intercept } => {
-                let probs = linear::predict_proba(&x, coef, intercept);
-                let k = self.label.classes.len();
-                Predictions {
-                    values: argmax_rows(&probs, k),
-                    probs: Some(probs),
-                }
+                self.classified(linear::predict_proba(&x, coef, intercept))
             }
+            Params::Boosted(ensemble) if self.model_type.is_classifier() => {
+                self.classified(ensemble.predict_proba(&x))
+            }
+            Params::Boosted(ensemble) => Predictions {
+                values: ensemble.raw(&x),
+                probs: None,
+            },
         })
+    }
+}
+
+impl Model {
+    fn classified(&self, probs: Vec<f64>) -> Predictions {
+        Predictions {
+            values: argmax_rows(&probs, self.label.classes.len()),
+            probs: Some(probs),
+        }
     }
 }
 

@@ -1,0 +1,436 @@
+//! `boosted_tree_classifier` and `boosted_tree_regressor`: histogram
+//! gradient boosting (as XGBoost's `hist` and LightGBM do), grown depth-wise.
+//!
+//! Each input column is cut into at most 256 bins at quantiles of its
+//! training values; trees split on bin boundaries by the second-order gain
+//! G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ) − γ, and leaves take
+//! −G/(H+λ) × learning rate. Regression fits squared error, two classes the
+//! logistic loss, more classes one tree per class per round (softmax).
+//! Deterministic: histograms are summed over rows in their canonical order,
+//! one column at a time, and ties between splits go to the lower column and
+//! bin.
+
+use serde::{Deserialize, Serialize};
+
+use super::preprocess::Matrix;
+
+/// The bins of one input column: a value x falls in the first bin whose
+/// upper bound is ≥ x.
+struct Bins {
+    upper: Vec<f64>,
+}
+
+const MAX_BINS: usize = 256;
+
+impl Bins {
+    fn fit(values: &mut [f64]) -> Self {
+        values.sort_by(f64::total_cmp);
+        let mut distinct: Vec<(f64, usize)> = Vec::new();
+        for &v in values.iter() {
+            match distinct.last_mut() {
+                Some((last, count)) if *last == v => *count += 1,
+                _ => distinct.push((v, 1)),
+            }
+        }
+        let upper = if distinct.len() <= MAX_BINS {
+            distinct.iter().map(|(v, _)| *v).collect()
+        } else {
+            // Bin ends at equal steps of the cumulative count.
+            let n = values.len();
+            let mut upper = Vec::with_capacity(MAX_BINS);
+            let mut seen = 0;
+            for (v, count) in &distinct {
+                seen += count;
+                if seen * MAX_BINS >= (upper.len() + 1) * n {
+                    upper.push(*v);
+                }
+            }
+            if upper.last() != distinct.last().map(|d| &d.0) {
+                upper.push(distinct[distinct.len() - 1].0);
+            }
+            upper
+        };
+        Self { upper }
+    }
+
+    fn bin(&self, x: f64) -> u8 {
+        self.upper
+            .partition_point(|&u| u < x)
+            .min(self.upper.len() - 1) as u8
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Node {
+    /// The input column and threshold (left when x ≤ threshold); none for
+    /// a leaf.
+    pub split: Option<(usize, f64)>,
+    pub left: usize,
+    pub right: usize,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tree {
+    pub nodes: Vec<Node>,
+}
+
+impl Tree {
+    fn predict(&self, row: &[f64]) -> f64 {
+        let mut i = 0;
+        loop {
+            let node = &self.nodes[i];
+            match node.split {
+                None => return node.value,
+                Some((c, t)) => i = if row[c] <= t { node.left } else { node.right },
+            }
+        }
+    }
+}
+
+/// The boosted ensemble: the base scores and, per round, one tree per
+/// output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ensemble {
+    pub base: Vec<f64>,
+    pub rounds: Vec<Vec<Tree>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub rounds: usize,
+    pub max_depth: usize,
+    pub learning_rate: f64,
+    pub l2: f64,
+    pub min_split_loss: f64,
+    pub min_child_weight: f64,
+}
+
+/// Σg, Σh of one bin.
+#[derive(Clone, Copy, Default)]
+struct Sums {
+    g: f64,
+    h: f64,
+}
+
+struct Split {
+    column: usize,
+    bin: u8,
+    gain: f64,
+}
+
+fn score(g: f64, h: f64, l2: f64) -> f64 {
+    g * g / (h + l2)
+}
+
+/// Grows one tree on the gradients; returns it with each row's leaf value.
+fn grow(
+    binned: &[Vec<u8>],
+    bins: &[Bins],
+    g: &[f64],
+    h: &[f64],
+    s: &Settings,
+    outputs: &mut [f64],
+) -> Tree {
+    let d = binned.len();
+    let mut nodes: Vec<Node> = Vec::new();
+    // (node index, its rows, depth)
+    let mut frontier: Vec<(usize, Vec<u32>, usize)> = Vec::new();
+    let all: Vec<u32> = (0..g.len() as u32).collect();
+    nodes.push(Node {
+        split: None,
+        left: 0,
+        right: 0,
+        value: 0.0,
+    });
+    frontier.push((0, all, 0));
+    while let Some((id, rows, depth)) = frontier.pop() {
+        let (gs, hs) = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
+            (a + g[r as usize], b + h[r as usize])
+        });
+        let leaf_value = -gs / (hs + s.l2) * s.learning_rate;
+        let mut best: Option<Split> = None;
+        if depth < s.max_depth && rows.len() > 1 {
+            let parent = score(gs, hs, s.l2);
+            let splits: Vec<Option<Split>> = std::thread::scope(|scope| {
+                let threads = std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .min(d)
+                    .max(1);
+                let rows = &rows;
+                let handles: Vec<_> = (0..threads)
+                    .map(|t| {
+                        scope.spawn(move || {
+                            let mut found = Vec::new();
+                            let mut hist = [Sums::default(); MAX_BINS];
+                            for c in (t..d).step_by(threads) {
+                                hist.iter_mut().for_each(|b| *b = Sums::default());
+                                let col = &binned[c];
+                                for &r in rows {
+                                    let b = &mut hist[col[r as usize] as usize];
+                                    b.g += g[r as usize];
+                                    b.h += h[r as usize];
+                                }
+                                let (mut gl, mut hl) = (0.0, 0.0);
+                                let mut best: Option<Split> = None;
+                                let last = bins[c].upper.len().saturating_sub(1);
+                                for (bin, sums) in hist[..last].iter().enumerate() {
+                                    gl += sums.g;
+                                    hl += sums.h;
+                                    let (gr, hr) = (gs - gl, hs - hl);
+                                    if hl < s.min_child_weight || hr < s.min_child_weight {
+                                        continue;
+                                    }
+                                    let gain = score(gl, hl, s.l2) + score(gr, hr, s.l2) - parent;
+                                    if best.as_ref().is_none_or(|b| gain > b.gain) {
+                                        best = Some(Split {
+                                            column: c,
+                                            bin: bin as u8,
+                                            gain,
+                                        });
+                                    }
+                                }
+                                found.push((c, best));
+                            }
+                            found
+                        })
+                    })
+                    .collect();
+                let mut by_column: Vec<Option<Split>> = (0..d).map(|_| None).collect();
+                for handle in handles {
+                    for (c, split) in handle.join().expect("histogram thread") {
+                        by_column[c] = split;
+                    }
+                }
+                by_column
+            });
+            // The best over columns; ties to the lower column.
+            for split in splits.into_iter().flatten() {
+                if best.as_ref().is_none_or(|b| split.gain > b.gain) {
+                    best = Some(split);
+                }
+            }
+            best = best.filter(|b| b.gain / 2.0 > s.min_split_loss && b.gain > 0.0);
+        }
+        match best {
+            None => {
+                nodes[id].value = leaf_value;
+                for &r in &rows {
+                    outputs[r as usize] += leaf_value;
+                }
+            }
+            Some(split) => {
+                let col = &binned[split.column];
+                let (left, right): (Vec<u32>, Vec<u32>) =
+                    rows.iter().partition(|&&r| col[r as usize] <= split.bin);
+                let (l, r) = (nodes.len(), nodes.len() + 1);
+                for _ in 0..2 {
+                    nodes.push(Node {
+                        split: None,
+                        left: 0,
+                        right: 0,
+                        value: 0.0,
+                    });
+                }
+                nodes[id].split =
+                    Some((split.column, bins[split.column].upper[split.bin as usize]));
+                nodes[id].left = l;
+                nodes[id].right = r;
+                frontier.push((r, right, depth + 1));
+                frontier.push((l, left, depth + 1));
+            }
+        }
+    }
+    Tree { nodes }
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Fits an ensemble. `classes` is 0 for regression (`y` the targets), else
+/// the number of classes (`y` the class indices).
+pub fn fit(
+    x: &Matrix,
+    y: &[f64],
+    classes: usize,
+    s: &Settings,
+    mut progress: impl FnMut(usize, f64),
+) -> Ensemble {
+    let (n, d) = (x.rows, x.cols);
+    let bins: Vec<Bins> = (0..d)
+        .map(|c| Bins::fit(&mut (0..n).map(|i| x.data[i * d + c]).collect::<Vec<_>>()))
+        .collect();
+    let binned: Vec<Vec<u8>> = (0..d)
+        .map(|c| (0..n).map(|i| bins[c].bin(x.data[i * d + c])).collect())
+        .collect();
+    let outputs = if classes > 2 { classes } else { 1 };
+    let base: Vec<f64> = match classes {
+        0 => vec![y.iter().sum::<f64>() / n as f64],
+        2 => {
+            let p = (y.iter().sum::<f64>() / n as f64).clamp(1e-12, 1.0 - 1e-12);
+            vec![(p / (1.0 - p)).ln()]
+        }
+        k => (0..k)
+            .map(|c| {
+                let p = y.iter().filter(|&&v| v as usize == c).count() as f64 / n as f64;
+                p.max(1e-12).ln()
+            })
+            .collect(),
+    };
+    // Raw scores, n × outputs.
+    let mut f: Vec<f64> = (0..n).flat_map(|_| base.iter().copied()).collect();
+    let mut rounds = Vec::with_capacity(s.rounds);
+    // Gradients and hessians of every output, at the round's start scores.
+    let (mut g, mut h) = (vec![vec![0.0; n]; outputs], vec![vec![0.0; n]; outputs]);
+    let mut probs = vec![0.0; outputs];
+    for round in 0..s.rounds {
+        let mut loss = 0.0;
+        for i in 0..n {
+            let row = &f[i * outputs..(i + 1) * outputs];
+            match classes {
+                0 => {
+                    g[0][i] = row[0] - y[i];
+                    h[0][i] = 1.0;
+                    loss += 0.5 * g[0][i] * g[0][i];
+                }
+                2 => {
+                    let p = sigmoid(row[0]);
+                    g[0][i] = p - y[i];
+                    h[0][i] = (p * (1.0 - p)).max(1e-16);
+                    loss -= if y[i] > 0.5 { p } else { 1.0 - p }.max(1e-15).ln();
+                }
+                _ => {
+                    let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let total: f64 = row.iter().map(|v| (v - max).exp()).sum();
+                    for (j, p) in probs.iter_mut().enumerate() {
+                        *p = (row[j] - max).exp() / total;
+                    }
+                    let label = y[i] as usize;
+                    for k in 0..outputs {
+                        let target = if label == k { 1.0 } else { 0.0 };
+                        g[k][i] = probs[k] - target;
+                        h[k][i] = (probs[k] * (1.0 - probs[k])).max(1e-16);
+                    }
+                    loss -= probs[label].max(1e-15).ln();
+                }
+            }
+        }
+        let mut trees = Vec::with_capacity(outputs);
+        for k in 0..outputs {
+            let mut leaf = vec![0.0; n];
+            trees.push(grow(&binned, &bins, &g[k], &h[k], s, &mut leaf));
+            for (i, l) in leaf.iter().enumerate() {
+                f[i * outputs + k] += l;
+            }
+        }
+        rounds.push(trees);
+        progress(round + 1, loss / n as f64);
+    }
+    Ensemble { base, rounds }
+}
+
+impl Ensemble {
+    /// Raw scores for every row, n × outputs.
+    pub fn raw(&self, x: &Matrix) -> Vec<f64> {
+        let outputs = self.base.len();
+        let mut out = Vec::with_capacity(x.rows * outputs);
+        for i in 0..x.rows {
+            let row = x.row(i);
+            for k in 0..outputs {
+                out.push(self.base[k] + self.rounds.iter().map(|r| r[k].predict(row)).sum::<f64>());
+            }
+        }
+        out
+    }
+
+    /// Class probabilities, n × classes.
+    pub fn predict_proba(&self, x: &Matrix) -> Vec<f64> {
+        let raw = self.raw(x);
+        if self.base.len() == 1 {
+            raw.iter()
+                .flat_map(|&z| {
+                    let p = sigmoid(z);
+                    [1.0 - p, p]
+                })
+                .collect()
+        } else {
+            let k = self.base.len();
+            let mut out = raw;
+            for row in out.chunks_exact_mut(k) {
+                let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let total: f64 = row.iter().map(|v| (v - max).exp()).sum();
+                row.iter_mut().for_each(|v| *v = (*v - max).exp() / total);
+            }
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(rounds: usize) -> Settings {
+        Settings {
+            rounds,
+            max_depth: 3,
+            learning_rate: 0.3,
+            l2: 1.0,
+            min_split_loss: 0.0,
+            min_child_weight: 1.0,
+        }
+    }
+
+    #[test]
+    fn bins_hold_every_distinct_value_when_few() {
+        let b = Bins::fit(&mut [3.0, 1.0, 2.0, 2.0, 1.0]);
+        assert_eq!(b.upper, vec![1.0, 2.0, 3.0]);
+        assert_eq!(
+            [b.bin(0.5), b.bin(1.0), b.bin(1.5), b.bin(3.0), b.bin(9.0)],
+            [0, 0, 1, 2, 2]
+        );
+        let many = Bins::fit(&mut (0..10_000).map(f64::from).collect::<Vec<_>>());
+        assert_eq!(many.upper.len(), MAX_BINS);
+        assert_eq!(many.upper[MAX_BINS - 1], 9999.0);
+    }
+
+    #[test]
+    fn regression_fits_a_step_function() {
+        let n = 400;
+        let x = Matrix {
+            rows: n,
+            cols: 1,
+            data: (0..n).map(|i| i as f64).collect(),
+        };
+        let y: Vec<f64> = (0..n).map(|i| if i < 150 { 1.0 } else { 5.0 }).collect();
+        let model = fit(&x, &y, 0, &settings(50), |_, _| {});
+        let raw = model.raw(&x);
+        for (p, t) in raw.iter().zip(&y) {
+            assert!((p - t).abs() < 1e-3, "{p} vs {t}");
+        }
+    }
+
+    #[test]
+    fn classifiers_separate_classes() {
+        let n = 300;
+        let x = Matrix {
+            rows: n,
+            cols: 2,
+            data: (0..n)
+                .flat_map(|i| [(i % 30) as f64, (i % 7) as f64])
+                .collect(),
+        };
+        let y2: Vec<f64> = (0..n).map(|i| f64::from((i % 30) >= 12)).collect();
+        let binary = fit(&x, &y2, 2, &settings(30), |_, _| {});
+        let p = binary.predict_proba(&x);
+        for (i, t) in y2.iter().enumerate() {
+            assert_eq!(p[2 * i + 1] > 0.5, *t > 0.5);
+        }
+        let y3: Vec<f64> = (0..n).map(|i| ((i % 30) / 10) as f64).collect();
+        let multi = fit(&x, &y3, 3, &settings(30), |_, _| {});
+        let p = multi.predict_proba(&x);
+        let predicted = crate::models::argmax_rows(&p, 3);
+        assert_eq!(predicted, y3);
+    }
+}
