@@ -1,7 +1,8 @@
 //! `ml_deploy(model [, options])`: points an alias (`champion` unless
 //! `alias=` says otherwise) at a version of a model, by one of the
 //! strategies: `best_score` (default: the best training score: ROC AUC for
-//! classifiers, R² for regressors; the newest on ties), `most_recent`,
+//! classifiers, R² for regressors, the lowest Davies–Bouldin index for
+//! k-means; the newest on ties), `most_recent`,
 //! `rollback` (the version the alias pointed at before its current one), or
 //! `version=N`. Every move is appended to the model's deployment log.
 
@@ -37,14 +38,13 @@ fn schema() -> SchemaRef {
     ]))
 }
 
-/// The score `best_score` maximizes.
+/// The score `best_score` maximizes: ROC AUC, R², or the negated
+/// Davies–Bouldin index (lower is better).
 fn score(m: &Metadata) -> Option<f64> {
-    let key = if m.metrics.contains_key("roc_auc") {
-        "roc_auc"
-    } else {
-        "r2_score"
-    };
-    m.metrics.get(key).copied().flatten()
+    let metric = |k: &str| m.metrics.get(k).copied().flatten();
+    metric("roc_auc")
+        .or_else(|| metric("r2_score"))
+        .or_else(|| metric("davies_bouldin_index").map(|v| -v))
 }
 
 struct Request {

@@ -1,5 +1,6 @@
 //! `ml_evaluate(model, source)`: one row of BigQuery ML.EVALUATE's metrics
-//! for the model on the source's rows (which must have the label column).
+//! for the model on the source's rows (which must have the label column,
+//! except for `kmeans`).
 //! The predictions stream through; only the labels and scores are kept, as
 //! ROC AUC and the median need them all.
 
@@ -16,7 +17,7 @@ use futures::StreamExt;
 
 use crate::action_table::ActionTable;
 use crate::ml_predict::load_model;
-use crate::models::{class_indices, metrics, numeric_label, Model};
+use crate::models::{class_indices, kmeans, metrics, numeric_label, Model, ModelType, Params};
 use crate::source::{resolve, string_arg};
 
 const NAME: &str = "ml_evaluate";
@@ -24,11 +25,32 @@ const NAME: &str = "ml_evaluate";
 #[derive(Debug, Default)]
 pub struct MlEvaluate;
 
+/// ML.EVALUATE's k-means columns.
+const KMEANS: &[&str] = &["davies_bouldin_index", "mean_squared_distance"];
+
+/// The k-means metrics of every row of `source`.
+async fn evaluate_kmeans(
+    state: SessionState,
+    source: LogicalPlan,
+    model: Arc<Model>,
+) -> Result<Vec<(&'static str, Option<f64>)>> {
+    let Params::Kmeans { centroids } = &model.params else {
+        return exec_err!("{NAME}: not a kmeans model");
+    };
+    let plan = state.create_physical_plan(&source).await?;
+    let mut stream = execute_stream(plan, state.task_ctx())?;
+    let mut summary = kmeans::Summary::new(centroids);
+    while let Some(batch) = stream.next().await {
+        summary.add(&model.features.transform(&batch?)?);
+    }
+    Ok(summary.finish())
+}
+
 fn schema_for(model: &Model) -> SchemaRef {
-    let names = if model.model_type.is_classifier() {
-        metrics::CLASSIFICATION
-    } else {
-        metrics::REGRESSION
+    let names = match model.model_type {
+        ModelType::Kmeans => KMEANS,
+        t if t.is_classifier() => metrics::CLASSIFICATION,
+        _ => metrics::REGRESSION,
     };
     Arc::new(Schema::new(
         names
@@ -111,7 +133,8 @@ impl TableFunctionImpl for MlEvaluate {
         let (metadata, model) = load_model(NAME, state, &model_text)?;
         let source = resolve(NAME, state, &source_text)?;
         let label = &model.label.name;
-        if source.schema().field_with_unqualified_name(label).is_err() {
+        let kmeans = model.model_type == ModelType::Kmeans;
+        if !kmeans && source.schema().field_with_unqualified_name(label).is_err() {
             return plan_err!(
                 "{NAME}: the source has no column {label}, the label of model {}@{}; \
                  evaluation needs the true values",
@@ -131,7 +154,11 @@ impl TableFunctionImpl for MlEvaluate {
                 let (source, model, schema) =
                     (source.clone(), Arc::clone(&model), Arc::clone(&out_schema));
                 Box::pin(async move {
-                    let metrics = evaluate(state, source, model).await?;
+                    let metrics = if kmeans {
+                        evaluate_kmeans(state, source, model).await?
+                    } else {
+                        evaluate(state, source, model).await?
+                    };
                     let columns: Vec<ArrayRef> = metrics
                         .into_iter()
                         .map(|(_, v)| Arc::new(Float64Array::from(vec![v])) as ArrayRef)

@@ -5,13 +5,14 @@
 //!
 //! Output: the source columns, then `predicted_<label>` (the label's type
 //! for a classifier, DOUBLE for a regressor) and, for a classifier,
-//! `predicted_<label>_probs`: one `{label, prob}` per class, as BigQuery ML.
+//! `predicted_<label>_probs`: one `{label, prob}` per class, as BigQuery ML;
+//! for `kmeans`, `centroid_id` (BIGINT, from 1).
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, Float64Array, ListArray, RecordBatch, StructArray, UInt32Array,
+    Array, ArrayRef, Float64Array, Int64Array, ListArray, RecordBatch, StructArray, UInt32Array,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::take;
@@ -26,7 +27,7 @@ use datafusion::logical_expr::{
     Signature, Volatility,
 };
 
-use crate::models::Model;
+use crate::models::{Model, ModelType};
 use crate::registry::{parse_model_ref, Metadata, Registry};
 use crate::source::{block_on, resolve, string_arg};
 
@@ -108,10 +109,10 @@ impl PredictUdf {
 }
 
 fn predicted_type(model: &Model) -> Result<DataType> {
-    if model.model_type.is_classifier() {
-        model.label.arrow_type()
-    } else {
-        Ok(DataType::Float64)
+    match model.model_type {
+        t if t.is_classifier() => model.label.arrow_type(),
+        ModelType::Kmeans => Ok(DataType::Int64),
+        _ => Ok(DataType::Float64),
     }
 }
 
@@ -150,6 +151,10 @@ impl ScalarUDFImpl for PredictUdf {
         };
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(2);
         match p.probs {
+            // Centroids are numbered from 1, as in BigQuery ML.
+            None if self.model.model_type == ModelType::Kmeans => columns.push(Arc::new(
+                Int64Array::from_iter_values(p.values.iter().map(|&c| c as i64 + 1)),
+            )),
             None => columns.push(Arc::new(Float64Array::from(p.values))),
             Some(probs) => {
                 let classes = self.model.label.class_array()?;
@@ -236,9 +241,18 @@ pub fn predict_plan(
     }
     let label = model.label.name.clone();
     let classifier = model.model_type.is_classifier();
-    let predicted = format!("predicted_{label}");
+    let predicted = if model.model_type == ModelType::Kmeans {
+        "centroid_id".to_string()
+    } else {
+        format!("predicted_{label}")
+    };
     let probs = format!("predicted_{label}_probs");
-    for taken in [&predicted, &probs] {
+    let taken_names = if classifier {
+        vec![&predicted, &probs]
+    } else {
+        vec![&predicted]
+    };
+    for taken in taken_names {
         if schema.field_with_unqualified_name(taken).is_ok() {
             return plan_err!(
                 "{function}: the source already has a column {taken}, which {function} adds; \

@@ -24,9 +24,9 @@ use mlfusion_udfs::dataset_fingerprint::State as FingerprintSum;
 use mlfusion_udfs::row_fingerprint::RowFingerprint;
 
 use crate::action_table::ActionTable;
-use crate::models::boosted;
 use crate::models::linear::{fit_linear, fit_logistic, Penalty};
 use crate::models::preprocess::Features;
+use crate::models::{boosted, kmeans};
 use crate::models::{
     class_indices, metrics, numeric_label, Label, Model, ModelType, Params, FORMAT_VERSION,
     MODEL_TYPES,
@@ -48,15 +48,27 @@ const KEYS: &[&str] = &[
     "learning_rate",
     "min_split_loss",
     "min_child_weight",
+    "num_clusters",
 ];
 
-/// Options of the boosted tree models only.
-const TREE_KEYS: &[&str] = &[
-    "max_depth",
-    "learning_rate",
-    "min_split_loss",
-    "min_child_weight",
-];
+/// The options each model type takes (besides model_type and features).
+fn keys_for(model_type: ModelType) -> &'static [&'static str] {
+    match model_type {
+        ModelType::LinearReg | ModelType::LogisticReg => {
+            &["l1_reg", "l2_reg", "max_iterations", "max_categories"]
+        }
+        ModelType::BoostedTreeRegressor | ModelType::BoostedTreeClassifier => &[
+            "l2_reg",
+            "max_iterations",
+            "max_categories",
+            "max_depth",
+            "learning_rate",
+            "min_split_loss",
+            "min_child_weight",
+        ],
+        ModelType::Kmeans => &["num_clusters", "max_iterations", "max_categories"],
+    }
+}
 
 /// Columns `ml_split` adds, never features by default.
 const SPLIT_COLUMNS: &[&str] = &["split", "fold"];
@@ -81,6 +93,8 @@ struct Job {
     max_iterations: usize,
     max_categories: usize,
     trees: boosted::Settings,
+    /// k-means: the number of clusters (default: log10 of the rows, at least 2).
+    num_clusters: Option<usize>,
 }
 
 pub fn result_schema() -> SchemaRef {
@@ -161,11 +175,29 @@ impl TableFunctionImpl for MlTrain {
                 })
                 .map(|f| f.name().clone())
         };
-        let Some(label) = find(&label_text) else {
-            return plan_err!(
-                "{NAME}: the source has no label column {label_text}; its columns are {}",
-                column_list(&schema)
-            );
+        let label = match (model_type, label_text.as_str()) {
+            (ModelType::Kmeans, "") => String::new(),
+            (ModelType::Kmeans, _) => {
+                return plan_err!(
+                    "{NAME}: kmeans learns without a label; pass '' as the label, e.g. \
+                     ml_train('segments', 'customers', '', 'model_type=kmeans, num_clusters=4')"
+                )
+            }
+            (_, "") => {
+                return plan_err!(
+                    "{NAME}: {} needs a label column; the label argument is empty",
+                    model_type.name()
+                )
+            }
+            _ => match find(&label_text) {
+                Some(label) => label,
+                None => {
+                    return plan_err!(
+                        "{NAME}: the source has no label column {label_text}; its columns are {}",
+                        column_list(&schema)
+                    )
+                }
+            },
         };
         let features = match options.columns("features", &schema)? {
             Some(f) => f,
@@ -182,31 +214,30 @@ impl TableFunctionImpl for MlTrain {
         if features.is_empty() {
             return plan_err!("{NAME}: the source has no feature columns besides the label");
         }
-        let boosted = model_type.is_boosted();
-        if !boosted {
-            if let Some(key) = TREE_KEYS.iter().find(|k| options.get(k).is_some()) {
-                return plan_err!(
-                    "{NAME}: option {key} applies to boosted_tree_classifier and \
-                     boosted_tree_regressor only, not {}",
-                    model_type.name()
-                );
-            }
-        } else if options.get("l1_reg").is_some() {
+        let valid = keys_for(model_type);
+        if let Some(key) = options
+            .keys()
+            .find(|k| !matches!(*k, "model_type" | "features") && !valid.contains(k))
+        {
             return plan_err!(
-                "{NAME}: option l1_reg applies to linear_reg and logistic_reg only, not {}",
-                model_type.name()
+                "{NAME}: option {key} does not apply to {}; its options are features, {}",
+                model_type.name(),
+                valid.join(", ")
             );
         }
+        let boosted = model_type.is_boosted();
         // Defaults as BigQuery ML's: boosted trees have 20 rounds of depth 6
         // at learning rate 0.3 with l2_reg 1.
         let l1 = options.number("l1_reg", 0.0)?.unwrap_or(0.0);
         let l2 = options
             .number("l2_reg", 0.0)?
             .unwrap_or(if boosted { 1.0 } else { 0.0 });
-        let max_iterations =
-            options
-                .integer("max_iterations", 1)?
-                .unwrap_or(if boosted { 20 } else { 100 }) as usize;
+        let is_kmeans = model_type == ModelType::Kmeans;
+        let max_iterations = options
+            .integer("max_iterations", 1)?
+            .unwrap_or(if boosted || is_kmeans { 20 } else { 100 })
+            as usize;
+        let num_clusters = options.integer("num_clusters", 2)?.map(|k| k as usize);
         let max_categories = options.integer("max_categories", 1)?.unwrap_or(100) as usize;
         let learning_rate = options.number("learning_rate", 0.0)?.unwrap_or(0.3);
         if learning_rate == 0.0 || learning_rate > 1.0 {
@@ -228,6 +259,9 @@ impl TableFunctionImpl for MlTrain {
         recorded.insert("l2_reg".to_string(), l2.to_string());
         recorded.insert("max_iterations".to_string(), max_iterations.to_string());
         recorded.insert("max_categories".to_string(), max_categories.to_string());
+        if let Some(k) = num_clusters {
+            recorded.insert("num_clusters".to_string(), k.to_string());
+        }
         if boosted {
             recorded.insert("max_depth".to_string(), trees.max_depth.to_string());
             recorded.insert("learning_rate".to_string(), trees.learning_rate.to_string());
@@ -239,8 +273,11 @@ impl TableFunctionImpl for MlTrain {
                 "min_child_weight".to_string(),
                 trees.min_child_weight.to_string(),
             );
-        } else {
+        } else if !is_kmeans {
             recorded.insert("l1_reg".to_string(), l1.to_string());
+        }
+        if is_kmeans {
+            recorded.remove("l2_reg");
         }
         let job = Arc::new(Job {
             name,
@@ -254,6 +291,7 @@ impl TableFunctionImpl for MlTrain {
             max_iterations,
             max_categories,
             trees,
+            num_clusters,
         });
         Ok(Arc::new(ActionTable::new(
             NAME,
@@ -388,6 +426,33 @@ impl Job {
     fn train(&self, data: &RecordBatch) -> Result<(Model, BTreeMap<String, Option<f64>>)> {
         let features = Features::fit(data, &self.features, self.max_categories)?;
         let x = features.transform(data)?;
+        let progress = progress_printer(&self.name);
+        if self.model_type == ModelType::Kmeans {
+            let k = self
+                .num_clusters
+                .unwrap_or_else(|| ((data.num_rows() as f64).log10().round() as usize).max(2));
+            let centroids = kmeans::fit(&x, k, self.max_iterations, progress);
+            let mut summary = kmeans::Summary::new(&centroids);
+            summary.add(&x);
+            let metrics = summary
+                .finish()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            let model = Model {
+                format_version: FORMAT_VERSION,
+                model_type: self.model_type,
+                label: Label {
+                    name: String::new(),
+                    data_type: DataType::Null.to_string(),
+                    classes: vec![],
+                },
+                features,
+                options: self.options.clone(),
+                params: Params::Kmeans { centroids },
+            };
+            return Ok((model, metrics));
+        }
         let label_array = data.column(data.schema().index_of(&self.label)?);
         let label_type = match label_array.data_type() {
             DataType::Dictionary(_, v) => v.as_ref().clone(),
@@ -397,7 +462,6 @@ impl Job {
             l1: self.penalty.0,
             l2: self.penalty.1,
         };
-        let progress = progress_printer(&self.name);
         let regression = !self.model_type.is_classifier();
         let (classes, y) = if regression {
             (vec![], numeric_label(NAME, &self.label, label_array)?)
@@ -436,6 +500,7 @@ impl Job {
             ModelType::BoostedTreeRegressor | ModelType::BoostedTreeClassifier => {
                 Params::Boosted(boosted::fit(&x, &y, k, &self.trees, progress))
             }
+            ModelType::Kmeans => return exec_err!("{NAME}: kmeans is trained without a label"),
         };
         let label = Label {
             name: self.label.clone(),

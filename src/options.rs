@@ -42,6 +42,11 @@ impl Options {
         Ok(Self { function, entries })
     }
 
+    /// The keys given, in the order written.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(k, _)| k.as_str())
+    }
+
     /// The raw value of `key`, if given.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.entries

@@ -16,6 +16,7 @@ use datafusion::common::{exec_err, plan_err, Result};
 use serde::{Deserialize, Serialize};
 
 pub mod boosted;
+pub mod kmeans;
 pub mod linear;
 pub mod metrics;
 pub mod optimize;
@@ -32,6 +33,7 @@ pub const MODEL_TYPES: &[&str] = &[
     "logistic_reg",
     "boosted_tree_regressor",
     "boosted_tree_classifier",
+    "kmeans",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +43,7 @@ pub enum ModelType {
     LogisticReg,
     BoostedTreeRegressor,
     BoostedTreeClassifier,
+    Kmeans,
 }
 
 impl ModelType {
@@ -50,6 +53,7 @@ impl ModelType {
             "logistic_reg" => Some(Self::LogisticReg),
             "boosted_tree_regressor" => Some(Self::BoostedTreeRegressor),
             "boosted_tree_classifier" => Some(Self::BoostedTreeClassifier),
+            "kmeans" => Some(Self::Kmeans),
             _ => None,
         }
     }
@@ -60,6 +64,7 @@ impl ModelType {
             Self::LogisticReg => "logistic_reg",
             Self::BoostedTreeRegressor => "boosted_tree_regressor",
             Self::BoostedTreeClassifier => "boosted_tree_classifier",
+            Self::Kmeans => "kmeans",
         }
     }
 
@@ -75,7 +80,7 @@ impl ModelType {
     }
 }
 
-/// The label a supervised model predicts.
+/// The label a supervised model predicts (for `kmeans`: an empty name).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Label {
     pub name: String,
@@ -116,6 +121,8 @@ pub enum Params {
     },
     /// Gradient-boosted trees over the encoded inputs.
     Boosted(boosted::Ensemble),
+    /// Cluster centers in the encoded inputs' space.
+    Kmeans { centroids: Vec<Vec<f64>> },
 }
 
 /// A trained model: everything `ml_predict` needs.
@@ -133,7 +140,7 @@ pub struct Model {
 /// What a model computes for a batch of rows.
 pub struct Predictions {
     /// Regression: the predicted values; classification: the index of the
-    /// predicted class.
+    /// predicted class; k-means: the index of the nearest centroid.
     pub values: Vec<f64>,
     /// Classification: n × classes probabilities, row-major.
     pub probs: Option<Vec<f64>>,
@@ -183,6 +190,12 @@ impl Model {
             }
             Params::Boosted(ensemble) => Predictions {
                 values: ensemble.raw(&x),
+                probs: None,
+            },
+            Params::Kmeans { centroids } => Predictions {
+                values: (0..x.rows)
+                    .map(|i| kmeans::nearest(x.row(i), centroids).0 as f64)
+                    .collect(),
                 probs: None,
             },
         })
