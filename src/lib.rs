@@ -23,10 +23,12 @@ pub use mlfusion_udfs as udfs;
 
 mod action_table;
 pub mod config;
+mod ml_confusion_matrix;
 mod ml_deploy;
 mod ml_evaluate;
 mod ml_models;
 mod ml_predict;
+mod ml_roc_curve;
 mod ml_split;
 mod ml_train;
 pub mod models;
@@ -41,7 +43,8 @@ pub const MLFUSION_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Registers every mlfusion function on `ctx`: the scalar and aggregate
 /// functions, the table functions (`ml_split`, `ml_train`, `ml_predict`,
-/// `ml_evaluate`, `ml_models`, `ml_deploy`), the `mlfusion.*` settings, and
+/// `ml_evaluate`, `ml_confusion_matrix`, `ml_roc_curve`, `ml_models`,
+/// `ml_deploy`), the `mlfusion.*` settings, and
 /// the analyzer rule that lets `row_fingerprint(*)` and
 /// `dataset_fingerprint(*)` take every column.
 pub fn register_all(ctx: &SessionContext) {
@@ -56,6 +59,11 @@ pub fn register_all(ctx: &SessionContext) {
     ctx.register_udtf("ml_train", Arc::new(ml_train::MlTrain));
     ctx.register_udtf("ml_predict", Arc::new(ml_predict::MlPredict));
     ctx.register_udtf("ml_evaluate", Arc::new(ml_evaluate::MlEvaluate));
+    ctx.register_udtf(
+        "ml_confusion_matrix",
+        Arc::new(ml_confusion_matrix::MlConfusionMatrix),
+    );
+    ctx.register_udtf("ml_roc_curve", Arc::new(ml_roc_curve::MlRocCurve));
     ctx.register_udtf("ml_models", Arc::new(ml_models::MlModels));
     ctx.register_udtf("ml_deploy", Arc::new(ml_deploy::MlDeploy));
     // `SET mlfusion.registry = ...` needs the settings registered.

@@ -18,6 +18,7 @@ use futures::StreamExt;
 use crate::action_table::ActionTable;
 use crate::ml_predict::load_model;
 use crate::models::{class_indices, kmeans, metrics, numeric_label, Model, ModelType, Params};
+use crate::registry::Metadata;
 use crate::source::{resolve, string_arg};
 
 const NAME: &str = "ml_evaluate";
@@ -60,17 +61,28 @@ fn schema_for(model: &Model) -> SchemaRef {
     ))
 }
 
-/// The model's metrics on every row of `source`.
-async fn evaluate(
+/// The true and predicted values of every row of a source.
+pub enum Scored {
+    /// Class indices and n × k probabilities.
+    Classes { truth: Vec<usize>, probs: Vec<f64> },
+    Values {
+        truth: Vec<f64>,
+        predicted: Vec<f64>,
+    },
+}
+
+/// Runs the model over every row of `source` (which has the label),
+/// keeping only the labels and the predictions.
+pub async fn score_rows(
+    function: &str,
     state: SessionState,
     source: LogicalPlan,
-    model: Arc<Model>,
-) -> Result<Vec<(&'static str, Option<f64>)>> {
+    model: &Model,
+) -> Result<Scored> {
     let label = model.label.name.clone();
     let plan = state.create_physical_plan(&source).await?;
     let mut stream = execute_stream(plan, state.task_ctx())?;
     let classes = &model.label.classes;
-    let k = classes.len();
     let (mut truth, mut values, mut probs, mut classes_seen) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     while let Some(batch) = stream.next().await {
@@ -78,7 +90,7 @@ async fn evaluate(
         let label_array = batch.column(batch.schema().index_of(&label)?);
         let p = model.predict(&batch)?;
         if model.model_type.is_classifier() {
-            for (i, c) in class_indices(NAME, &label, label_array, classes)?
+            for (i, c) in class_indices(function, &label, label_array, classes)?
                 .into_iter()
                 .enumerate()
             {
@@ -90,8 +102,8 @@ async fn evaluate(
                             i,
                         )?;
                         return exec_err!(
-                            "{NAME}: label {label} has the value {value}, which is not one of \
-                             the model's classes ({})",
+                            "{function}: label {label} has the value {value}, which is not one \
+                             of the model's classes ({})",
                             classes.join(", ")
                         );
                     }
@@ -99,51 +111,77 @@ async fn evaluate(
             }
             probs.extend(p.probs.unwrap_or_default());
         } else {
-            truth.extend(numeric_label(NAME, &label, label_array)?);
+            truth.extend(numeric_label(function, &label, label_array)?);
             values.extend(p.values);
         }
     }
     if truth.is_empty() && classes_seen.is_empty() {
-        return plan_err!("{NAME}: the source has no rows to evaluate on");
+        return exec_err!("{function}: the source has no rows to evaluate on");
     }
     Ok(if model.model_type.is_classifier() {
-        metrics::classification(&classes_seen, &probs, k)
+        Scored::Classes {
+            truth: classes_seen,
+            probs,
+        }
     } else {
-        metrics::regression(&truth, &values)
+        Scored::Values {
+            truth,
+            predicted: values,
+        }
     })
+}
+
+/// Loads the model and resolves the source of an evaluation function,
+/// checking at planning that the source has the label and every feature.
+pub fn model_and_source(
+    function: &str,
+    args: &TableFunctionArgs,
+    classifier_only: bool,
+) -> Result<(Metadata, Model, LogicalPlan)> {
+    let exprs = args.exprs();
+    if exprs.len() != 2 {
+        return plan_err!(
+            "{function}: expects (model, source), got {} arguments; e.g. \
+             {function}('churn', 'SELECT * FROM splits WHERE split = ''test''')",
+            exprs.len()
+        );
+    }
+    let model_text = string_arg(function, "model", &exprs[0])?;
+    let source_text = string_arg(function, "source", &exprs[1])?;
+    let state = args
+        .session()
+        .as_any()
+        .downcast_ref::<SessionState>()
+        .ok_or_else(|| plan_datafusion_err!("{function}: needs a DataFusion SessionState"))?;
+    let (metadata, model) = load_model(function, state, &model_text)?;
+    if classifier_only && !model.model_type.is_classifier() {
+        return plan_err!(
+            "{function}: model {}@{} is a {}; {function} needs a classifier",
+            metadata.model,
+            metadata.version,
+            model.model_type.name()
+        );
+    }
+    let source = resolve(function, state, &source_text)?;
+    let label = &model.label.name;
+    if model.model_type != ModelType::Kmeans
+        && source.schema().field_with_unqualified_name(label).is_err()
+    {
+        return plan_err!(
+            "{function}: the source has no column {label}, the label of model {}@{}; \
+             evaluation needs the true values",
+            metadata.model,
+            metadata.version
+        );
+    }
+    // Check the features now, so a missing one is a planning error.
+    crate::ml_predict::predict_plan(function, source.clone(), &metadata, model.clone())?;
+    Ok((metadata, model, source))
 }
 
 impl TableFunctionImpl for MlEvaluate {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let exprs = args.exprs();
-        if exprs.len() != 2 {
-            return plan_err!(
-                "{NAME}: expects (model, source), got {} arguments; e.g. \
-                 ml_evaluate('churn', 'SELECT * FROM splits WHERE split = ''test''')",
-                exprs.len()
-            );
-        }
-        let model_text = string_arg(NAME, "model", &exprs[0])?;
-        let source_text = string_arg(NAME, "source", &exprs[1])?;
-        let state = args
-            .session()
-            .as_any()
-            .downcast_ref::<SessionState>()
-            .ok_or_else(|| plan_datafusion_err!("{NAME}: needs a DataFusion SessionState"))?;
-        let (metadata, model) = load_model(NAME, state, &model_text)?;
-        let source = resolve(NAME, state, &source_text)?;
-        let label = &model.label.name;
-        let kmeans = model.model_type == ModelType::Kmeans;
-        if !kmeans && source.schema().field_with_unqualified_name(label).is_err() {
-            return plan_err!(
-                "{NAME}: the source has no column {label}, the label of model {}@{}; \
-                 evaluation needs the true values",
-                metadata.model,
-                metadata.version
-            );
-        }
-        // Check the features now, so a missing one is a planning error.
-        crate::ml_predict::predict_plan(NAME, source.clone(), &metadata, model.clone())?;
+        let (_, model, source) = model_and_source(NAME, &args, false)?;
         let schema = schema_for(&model);
         let model = Arc::new(model);
         let out_schema = Arc::clone(&schema);
@@ -154,10 +192,17 @@ impl TableFunctionImpl for MlEvaluate {
                 let (source, model, schema) =
                     (source.clone(), Arc::clone(&model), Arc::clone(&out_schema));
                 Box::pin(async move {
-                    let metrics = if kmeans {
+                    let metrics = if model.model_type == ModelType::Kmeans {
                         evaluate_kmeans(state, source, model).await?
                     } else {
-                        evaluate(state, source, model).await?
+                        match score_rows(NAME, state, source, &model).await? {
+                            Scored::Classes { truth, probs } => {
+                                metrics::classification(&truth, &probs, model.label.classes.len())
+                            }
+                            Scored::Values { truth, predicted } => {
+                                metrics::regression(&truth, &predicted)
+                            }
+                        }
                     };
                     let columns: Vec<ArrayRef> = metrics
                         .into_iter()

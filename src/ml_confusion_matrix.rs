@@ -1,0 +1,62 @@
+//! `ml_confusion_matrix(model, source)`: BigQuery ML.CONFUSION_MATRIX: one
+//! row per true class (`expected_label`), one BIGINT column per predicted
+//! class (named by the class), counting the source's rows.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{exec_err, Result};
+
+use crate::action_table::ActionTable;
+use crate::ml_evaluate::{model_and_source, score_rows, Scored};
+use crate::models::argmax_rows;
+
+const NAME: &str = "ml_confusion_matrix";
+
+#[derive(Debug, Default)]
+pub struct MlConfusionMatrix;
+
+impl TableFunctionImpl for MlConfusionMatrix {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let (_, model, source) = model_and_source(NAME, &args, true)?;
+        let classes = model.label.classes.clone();
+        let label_type = model.label.arrow_type()?;
+        let mut fields = vec![Field::new("expected_label", label_type, false)];
+        fields.extend(
+            classes
+                .iter()
+                .map(|c| Field::new(c, DataType::Int64, false)),
+        );
+        let schema = Arc::new(Schema::new(fields));
+        let out_schema = Arc::clone(&schema);
+        let model = Arc::new(model);
+        Ok(Arc::new(ActionTable::new(
+            NAME,
+            schema,
+            Box::new(move |state| {
+                let (source, model, schema) =
+                    (source.clone(), Arc::clone(&model), Arc::clone(&out_schema));
+                Box::pin(async move {
+                    let Scored::Classes { truth, probs } =
+                        score_rows(NAME, state, source, &model).await?
+                    else {
+                        return exec_err!("{NAME}: the model is not a classifier");
+                    };
+                    let k = model.label.classes.len();
+                    // counts[predicted][expected]: one output column per predicted class.
+                    let mut counts = vec![vec![0i64; k]; k];
+                    for (t, p) in truth.iter().zip(argmax_rows(&probs, k)) {
+                        counts[p as usize][*t] += 1;
+                    }
+                    let mut columns: Vec<ArrayRef> = vec![model.label.class_array()?];
+                    for column in counts {
+                        columns.push(Arc::new(Int64Array::from(column)));
+                    }
+                    Ok(vec![RecordBatch::try_new(schema, columns)?])
+                })
+            }),
+        )))
+    }
+}
