@@ -16,7 +16,7 @@ use datafusion::execution::SessionState;
 
 use crate::action_table::ActionTable;
 use crate::options::Options;
-use crate::registry::{now_rfc3339, validate_name, AliasEntry, Metadata, Registry};
+use crate::registry::{now_rfc3339, validate_alias, validate_name, AliasEntry, Metadata, Registry};
 use crate::source::string_arg;
 
 const NAME: &str = "ml_deploy";
@@ -74,13 +74,17 @@ async fn deploy(state: SessionState, r: &Request) -> Result<Vec<RecordBatch>> {
         },
         ("most_recent", _) => versions[versions.len() - 1].version,
         ("rollback", _) => {
-            // The alias's value before its current run of entries.
-            match log
-                .iter()
-                .rev()
-                .map(|e| e.version)
-                .find(|&v| Some(v) != current)
-            {
+            // Replay the log as a stack: deployments push, rollbacks pop, so
+            // repeated rollbacks walk back through the history.
+            let mut stack: Vec<u64> = Vec::new();
+            for e in &log {
+                if e.strategy == "rollback" {
+                    stack.pop();
+                } else {
+                    stack.push(e.version);
+                }
+            }
+            match stack.len().checked_sub(2).map(|i| stack[i]) {
                 Some(v) => v,
                 None => {
                     return plan_err!(
@@ -150,7 +154,7 @@ impl TableFunctionImpl for MlDeploy {
             return plan_err!("{NAME}: give either strategy or version, not both");
         }
         let alias = options.get("alias").unwrap_or("champion").to_string();
-        validate_name(NAME, "alias", &alias)?;
+        validate_alias(NAME, &alias)?;
         let request = Arc::new(Request {
             name,
             alias,

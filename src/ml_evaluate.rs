@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{exec_err, plan_datafusion_err, plan_err, Result};
@@ -90,6 +91,9 @@ pub async fn score_rows(
         let label_array = batch.column(batch.schema().index_of(&label)?);
         let p = model.predict(&batch)?;
         if model.model_type.is_classifier() {
+            // In the training label's type, so that BIGINT 1 matches a DOUBLE
+            // model's class "1.0".
+            let label_array = &cast(label_array, &model.label.arrow_type()?)?;
             for (i, c) in class_indices(function, &label, label_array, classes)?
                 .into_iter()
                 .enumerate()

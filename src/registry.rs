@@ -17,12 +17,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::common::{exec_err, plan_err, DataFusionError, Result};
-use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::SessionState;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 use crate::config::MlfusionOptions;
 use crate::models::Model;
@@ -92,6 +93,18 @@ pub fn validate_name(function: &str, what: &str, name: &str) -> Result<()> {
     }
 }
 
+/// Checks an alias name: a model name that is not a number (`name@3` is
+/// version 3).
+pub fn validate_alias(function: &str, alias: &str) -> Result<()> {
+    if alias.parse::<u64>().is_ok() {
+        return plan_err!(
+            "{function}: bad alias '{alias}': a number would read as a version; use a name \
+             such as champion or canary"
+        );
+    }
+    validate_name(function, "alias", alias)
+}
+
 /// Splits `name[@version|@alias]`.
 pub fn parse_model_ref(function: &str, text: &str) -> Result<(String, Selector)> {
     let (name, selector) = match text.split_once('@') {
@@ -99,7 +112,7 @@ pub fn parse_model_ref(function: &str, text: &str) -> Result<(String, Selector)>
         Some((name, sel)) => match sel.parse::<u64>() {
             Ok(v) => (name, Selector::Version(v)),
             Err(_) => {
-                validate_name(function, "alias", sel)?;
+                validate_alias(function, sel)?;
                 (name, Selector::Alias(sel.to_string()))
             }
         },
@@ -133,16 +146,25 @@ impl Registry {
             .get::<MlfusionOptions>()
             .map(|o| o.registry.clone())
             .unwrap_or_else(|| MlfusionOptions::default().registry);
-        let parsed = ListingTableUrl::parse(&url).map_err(|e| {
+        // Parsed as a plain folder or URL (not as a listing path, which would
+        // read glob characters such as `[` as a pattern).
+        let bad = |e: &dyn std::fmt::Display| {
             DataFusionError::Plan(format!(
-                "mlfusion.registry = '{url}' is not a folder or URL: {}",
-                e.strip_backtrace()
+                "mlfusion.registry = '{url}' is not a folder or URL: {e}"
             ))
-        })?;
-        let store = state.runtime_env().object_store(parsed.object_store())?;
+        };
+        let parsed = if url.contains("://") {
+            Url::parse(&url).map_err(|e| bad(&e))?
+        } else {
+            let absolute = std::path::absolute(&url).map_err(|e| bad(&e))?;
+            Url::from_directory_path(&absolute).map_err(|_| bad(&"not an absolute path"))?
+        };
+        let store_url = ObjectStoreUrl::parse(&parsed[..url::Position::BeforePath])?;
+        let store = state.runtime_env().object_store(&store_url)?;
+        let root = Path::from_url_path(parsed.path()).map_err(|e| bad(&e))?;
         Ok(Self {
             store,
-            root: parsed.prefix().clone(),
+            root,
             url: parsed.as_str().trim_end_matches('/').to_string(),
         })
     }

@@ -62,12 +62,27 @@ impl Bins {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Node {
-    /// The input column and threshold (left when x ≤ threshold); none for
-    /// a leaf.
-    pub split: Option<(usize, f64)>,
+    /// The input column split on (rows with x ≤ threshold go left); none
+    /// for a leaf.
+    pub column: Option<usize>,
+    #[serde(with = "super::exact")]
+    pub threshold: f64,
     pub left: usize,
     pub right: usize,
+    #[serde(with = "super::exact")]
     pub value: f64,
+}
+
+impl Node {
+    fn leaf() -> Self {
+        Self {
+            column: None,
+            threshold: 0.0,
+            left: 0,
+            right: 0,
+            value: 0.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,9 +95,15 @@ impl Tree {
         let mut i = 0;
         loop {
             let node = &self.nodes[i];
-            match node.split {
+            match node.column {
                 None => return node.value,
-                Some((c, t)) => i = if row[c] <= t { node.left } else { node.right },
+                Some(c) => {
+                    i = if row[c] <= node.threshold {
+                        node.left
+                    } else {
+                        node.right
+                    }
+                }
             }
         }
     }
@@ -92,6 +113,7 @@ impl Tree {
 /// output.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ensemble {
+    #[serde(with = "super::exact")]
     pub base: Vec<f64>,
     pub rounds: Vec<Vec<Tree>>,
 }
@@ -106,11 +128,12 @@ pub struct Settings {
     pub min_child_weight: f64,
 }
 
-/// Σg, Σh of one bin.
+/// Σg, Σh and the row count of one bin.
 #[derive(Clone, Copy, Default)]
 struct Sums {
     g: f64,
     h: f64,
+    n: u32,
 }
 
 struct Split {
@@ -137,12 +160,7 @@ fn grow(
     // (node index, its rows, depth)
     let mut frontier: Vec<(usize, Vec<u32>, usize)> = Vec::new();
     let all: Vec<u32> = (0..g.len() as u32).collect();
-    nodes.push(Node {
-        split: None,
-        left: 0,
-        right: 0,
-        value: 0.0,
-    });
+    nodes.push(Node::leaf());
     frontier.push((0, all, 0));
     while let Some((id, rows, depth)) = frontier.pop() {
         let (gs, hs) = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
@@ -170,15 +188,23 @@ fn grow(
                                     let b = &mut hist[col[r as usize] as usize];
                                     b.g += g[r as usize];
                                     b.h += h[r as usize];
+                                    b.n += 1;
                                 }
-                                let (mut gl, mut hl) = (0.0, 0.0);
+                                let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0);
                                 let mut best: Option<Split> = None;
                                 let last = bins[c].upper.len().saturating_sub(1);
                                 for (bin, sums) in hist[..last].iter().enumerate() {
                                     gl += sums.g;
                                     hl += sums.h;
+                                    nl += sums.n as usize;
                                     let (gr, hr) = (gs - gl, hs - hl);
-                                    if hl < s.min_child_weight || hr < s.min_child_weight {
+                                    // Both sides need rows (with min_child_weight 0
+                                    // and l2_reg 0 an empty side would divide 0 by 0).
+                                    if nl == 0
+                                        || nl == rows.len()
+                                        || hl < s.min_child_weight
+                                        || hr < s.min_child_weight
+                                    {
                                         continue;
                                     }
                                     let gain = score(gl, hl, s.l2) + score(gr, hr, s.l2) - parent;
@@ -225,15 +251,10 @@ fn grow(
                     rows.iter().partition(|&&r| col[r as usize] <= split.bin);
                 let (l, r) = (nodes.len(), nodes.len() + 1);
                 for _ in 0..2 {
-                    nodes.push(Node {
-                        split: None,
-                        left: 0,
-                        right: 0,
-                        value: 0.0,
-                    });
+                    nodes.push(Node::leaf());
                 }
-                nodes[id].split =
-                    Some((split.column, bins[split.column].upper[split.bin as usize]));
+                nodes[id].column = Some(split.column);
+                nodes[id].threshold = bins[split.column].upper[split.bin as usize];
                 nodes[id].left = l;
                 nodes[id].right = r;
                 frontier.push((r, right, depth + 1));
@@ -409,6 +430,28 @@ mod tests {
         for (p, t) in raw.iter().zip(&y) {
             assert!((p - t).abs() < 1e-3, "{p} vs {t}");
         }
+    }
+
+    #[test]
+    fn a_reloaded_ensemble_predicts_bit_for_bit() {
+        // Standardized integers: many rows sit exactly on a threshold.
+        let n = 2000;
+        let x = Matrix {
+            rows: n,
+            cols: 2,
+            data: (0..n)
+                .flat_map(|i| [((i % 97) as f64 - 48.3) / 27.9, ((i * 7) % 13) as f64 / 3.7])
+                .collect(),
+        };
+        let y: Vec<f64> = (0..n)
+            .map(|i| ((i % 97) as f64).sin() + (i % 13) as f64)
+            .collect();
+        let model = fit(&x, &y, 0, &settings(20), |_, _| {});
+        let json = serde_json::to_vec(&model).expect("write");
+        let back: Ensemble = serde_json::from_slice(&json).expect("read");
+        assert_eq!(serde_json::to_vec(&back).expect("write"), json);
+        let (a, b) = (model.raw(&x), back.raw(&x));
+        assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
     }
 
     #[test]

@@ -146,8 +146,14 @@ impl<'a> Summary<'a> {
                     used.iter()
                         .filter(|&&j| j != i)
                         .map(|&j| {
-                            (spread(i) + spread(j))
-                                / distance2(&self.centroids[i], &self.centroids[j]).sqrt()
+                            // Coinciding centroids count as infinitely far
+                            // apart (a ratio of 0), as in scikit-learn.
+                            let d = distance2(&self.centroids[i], &self.centroids[j]).sqrt();
+                            if d == 0.0 {
+                                0.0
+                            } else {
+                                (spread(i) + spread(j)) / d
+                            }
                         })
                         .fold(0.0, f64::max)
                 })

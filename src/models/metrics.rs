@@ -99,10 +99,15 @@ pub fn classification(truth: &[usize], probs: &[f64], k: usize) -> Metrics {
         truth.iter().zip(&predicted).filter(|(t, p)| t == p).count() as f64,
         n as f64,
     );
+    // Clipped to [ε, 1 − ε] as scikit-learn does (ε of f64).
     let log_loss = -truth
         .iter()
         .enumerate()
-        .map(|(i, &t)| probs[i * k + t].clamp(1e-15, 1.0).ln())
+        .map(|(i, &t)| {
+            probs[i * k + t]
+                .clamp(f64::EPSILON, 1.0 - f64::EPSILON)
+                .ln()
+        })
         .sum::<f64>()
         / n as f64;
     let per_class = |c: usize| {
@@ -117,13 +122,18 @@ pub fn classification(truth: &[usize], probs: &[f64], k: usize) -> Metrics {
         let (p, r, f1, auc) = per_class(1);
         (p, r, f1, auc)
     } else {
-        let all: Vec<_> = (0..k).map(per_class).collect();
-        let mean = |f: fn(&PerClass) -> f64| all.iter().map(f).sum::<f64>() / k as f64;
+        // scikit-learn averages over the classes present in the true or
+        // predicted labels.
+        let present: Vec<usize> = (0..k)
+            .filter(|c| truth.contains(c) || predicted.contains(c))
+            .collect();
+        let all: Vec<_> = present.iter().map(|&c| per_class(c)).collect();
+        let mean = |f: fn(&PerClass) -> f64| all.iter().map(f).sum::<f64>() / all.len() as f64;
         let auc = all
             .iter()
             .map(|c| c.3)
             .collect::<Option<Vec<f64>>>()
-            .map(|v| v.iter().sum::<f64>() / k as f64);
+            .map(|v| v.iter().sum::<f64>() / all.len() as f64);
         (mean(|c| c.0), mean(|c| c.1), mean(|c| c.2), auc)
     };
     vec![
@@ -146,6 +156,20 @@ fn median(mut v: Vec<f64>) -> f64 {
         v[m]
     } else {
         (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+/// 1 − residual / variance; for constant true values, scikit-learn's 1.0
+/// for a perfect fit and 0.0 otherwise.
+fn score_vs_variance(residual: f64, variance: f64) -> f64 {
+    if variance == 0.0 {
+        if residual == 0.0 {
+            1.0
+        } else {
+            0.0
+        }
+    } else {
+        1.0 - residual / variance
     }
 }
 
@@ -178,10 +202,10 @@ pub fn regression(truth: &[f64], predicted: &[f64]) -> Metrics {
             "median_absolute_error",
             finite(median(errors.iter().map(|e| e.abs()).collect())),
         ),
-        ("r2_score", finite(1.0 - mse / variance)),
+        ("r2_score", Some(score_vs_variance(mse, variance))),
         (
             "explained_variance",
-            finite(1.0 - error_variance / variance),
+            Some(score_vs_variance(error_variance, variance)),
         ),
     ]
 }
@@ -199,5 +223,25 @@ mod tests {
         let auc = roc_auc(&[0.5, 0.5, 0.2, 0.9], &[false, true, false, true]);
         assert_eq!(auc, Some(0.875));
         assert_eq!(roc_auc(&[0.1, 0.2], &[true, true]), None);
+    }
+
+    #[test]
+    fn macro_averages_skip_classes_absent_from_truth_and_predictions() {
+        // Three classes, only 0 and 1 present and all right: scikit-learn's
+        // macro precision, recall and F1 are 1.0.
+        let probs = [0.8, 0.1, 0.1, 0.1, 0.8, 0.1, 0.7, 0.2, 0.1];
+        let m = classification(&[0, 1, 0], &probs, 3);
+        for name in ["precision", "recall", "f1_score", "accuracy"] {
+            let value = m.iter().find(|(n, _)| *n == name).and_then(|(_, v)| *v);
+            assert_eq!(value, Some(1.0), "{name}");
+        }
+    }
+
+    #[test]
+    fn constant_truth_scores_as_scikit_learn() {
+        let r = regression(&[2.0, 2.0], &[2.0, 2.0]);
+        assert_eq!(r[4], ("r2_score", Some(1.0)));
+        let r = regression(&[2.0, 2.0], &[1.0, 3.0]);
+        assert_eq!(r[4], ("r2_score", Some(0.0)));
     }
 }

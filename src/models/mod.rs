@@ -16,6 +16,7 @@ use datafusion::common::{exec_err, plan_err, Result};
 use serde::{Deserialize, Serialize};
 
 pub mod boosted;
+pub mod exact;
 pub mod kmeans;
 pub mod linear;
 pub mod metrics;
@@ -112,17 +113,27 @@ impl Label {
 #[serde(rename_all = "snake_case")]
 pub enum Params {
     /// y = intercept + coef · x.
-    Linear { coef: Vec<f64>, intercept: f64 },
+    Linear {
+        #[serde(with = "exact")]
+        coef: Vec<f64>,
+        #[serde(with = "exact")]
+        intercept: f64,
+    },
     /// One row of coefficients per class for multiclass (softmax), one row
     /// for binary (the logit of the second class).
     Logistic {
+        #[serde(with = "exact")]
         coef: Vec<Vec<f64>>,
+        #[serde(with = "exact")]
         intercept: Vec<f64>,
     },
     /// Gradient-boosted trees over the encoded inputs.
     Boosted(boosted::Ensemble),
     /// Cluster centers in the encoded inputs' space.
-    Kmeans { centroids: Vec<Vec<f64>> },
+    Kmeans {
+        #[serde(with = "exact")]
+        centroids: Vec<Vec<f64>>,
+    },
 }
 
 /// A trained model: everything `ml_predict` needs.
@@ -244,6 +255,12 @@ pub fn numeric_label(function: &str, name: &str, array: &ArrayRef) -> Result<Vec
     }
     let values = cast(array, &DataType::Float64)?;
     let values: &Float64Array = values.as_primitive();
+    if let Some(bad) = values.values().iter().find(|v| !v.is_finite()) {
+        return plan_err!(
+            "{function}: label {name} has the value {bad}; a regression needs finite numbers \
+             (filter out NaN and infinities first)"
+        );
+    }
     Ok(values.values().to_vec())
 }
 

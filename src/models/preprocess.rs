@@ -5,6 +5,7 @@
 //! for the rest and for values never seen in training, and NULL as all zeros.
 
 use std::collections::HashMap;
+use std::str::FromStr;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch};
 use datafusion::arrow::compute::cast;
@@ -30,7 +31,12 @@ impl Matrix {
 #[serde(rename_all = "snake_case")]
 pub enum Encoding {
     /// (x − mean) / std; missing values become 0.
-    Numeric { mean: f64, std: f64 },
+    Numeric {
+        #[serde(with = "super::exact")]
+        mean: f64,
+        #[serde(with = "super::exact")]
+        std: f64,
+    },
     /// One column per kept category, then one "other" column.
     OneHot { categories: Vec<String> },
 }
@@ -63,6 +69,13 @@ fn is_categorical(t: &DataType) -> bool {
         DataType::Dictionary(_, v) => is_categorical(v),
         _ => false,
     }
+}
+
+fn is_temporal(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _)
+    )
 }
 
 fn is_numeric(t: &DataType) -> bool {
@@ -186,12 +199,25 @@ impl Features {
         let mut offset = 0;
         for f in &self.columns {
             let array = column("ml_predict", batch, &f.name)?;
+            if array.data_type() == &DataType::Null {
+                // Every value missing: the training mean / all zeros.
+                offset += f.width();
+                continue;
+            }
             match &f.encoding {
                 Encoding::Numeric { mean, std } => {
-                    if !is_numeric(array.data_type()) {
+                    // Dates and timestamps are seconds since the epoch: a
+                    // plain number in their place would be read in another
+                    // unit, so the kinds must match.
+                    let trained_temporal = DataType::from_str(&f.data_type)
+                        .map(|t| is_temporal(&t))
+                        .unwrap_or(false);
+                    if !is_numeric(array.data_type())
+                        || is_temporal(array.data_type()) != trained_temporal
+                    {
                         return exec_err!(
                             "ml_predict: feature {} has type {}, but the model was trained on \
-                             {} (a number)",
+                             {}; convert it to that type",
                             f.name,
                             array.data_type(),
                             f.data_type
