@@ -15,6 +15,8 @@ seconds, booleans as 0/1, one-hot strings with an "other" column), built with nu
 * logistic_reg (l2_reg=1)       vs scikit-learn LogisticRegression(C=1, lbfgs, max_iter=100)
 * boosted_tree_classifier       vs LightGBM LGBMClassifier
   (100 rounds, depth 6, learning rate 0.1, L2 1)   (same, num_leaves=64, max_bin=255)
+                                and forust (the forust-ml crate's Python binding, same settings),
+                                if installed: the crate we measured before writing our own
 
 Times: mlfusion's is the CLI's "Elapsed" for the ml_train query (reading Parquet,
 preprocessing, training, writing the artifact); the peers' include reading the Parquet files
@@ -34,6 +36,11 @@ import pyarrow.parquet as pq
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 import lightgbm
+
+try:  # the forust-ml crate's Python binding, measured as a candidate for boosting
+    from forust import GradientBooster
+except ImportError:
+    GradientBooster = None
 
 FEATURES = ["tenure", "visits", "spend", "income", "city", "signup", "promo"]
 
@@ -134,8 +141,24 @@ def peer(path: str, make):
     model = make().fit(x, y)
     elapsed = time.perf_counter() - start
     test = pq.read_table(os.path.join(path, "test.parquet"))
-    auc = roc_auc_score(test.column("churned").to_numpy(), model.predict_proba(pre.transform(test))[:, 1])
+    xt = pre.transform(test)
+    scores = model.predict_proba(xt)[:, 1] if hasattr(model, "predict_proba") else model.predict(xt)
+    auc = roc_auc_score(test.column("churned").to_numpy(), scores)
     return auc, elapsed
+
+
+class _Forust:
+    """forust's fit takes the labels as floats."""
+
+    def __init__(self, booster):
+        self.booster = booster
+
+    def fit(self, x, y):
+        self.booster.fit(x, y.astype(np.float64))
+        return self
+
+    def predict(self, x):
+        return self.booster.predict(x)
 
 
 def mlfusion(binary: str, path: str, name: str, options: str):
@@ -173,6 +196,13 @@ def main() -> None:
                  n_estimators=100, max_depth=6, num_leaves=64, learning_rate=0.1, reg_lambda=1.0,
                  min_child_weight=1.0, min_child_samples=1, max_bin=255, verbose=-1)),
         ]
+        if GradientBooster is not None:
+            cases.append((
+                "boosted_tree_classifier",
+                "model_type=boosted_tree_classifier, max_iterations=100, max_depth=6, learning_rate=0.1, l2_reg=1",
+                "forust-ml", lambda: _Forust(GradientBooster(
+                    objective_type="LogLoss", iterations=100, max_depth=6, learning_rate=0.1, l2=1.0,
+                    min_leaf_weight=1.0, nbins=256))))
         for model_type, options, peer_name, make in cases:
             m_auc, m_s = mlfusion(args.mlfusion, tmp, model_type, options)
             p_auc, p_s = peer(tmp, make)

@@ -497,9 +497,9 @@ impl Job {
                     intercept: fit.intercept,
                 }
             }
-            ModelType::BoostedTreeRegressor | ModelType::BoostedTreeClassifier => {
-                Params::Boosted(boosted::fit(&x, &y, k, &self.trees, progress))
-            }
+            ModelType::BoostedTreeRegressor | ModelType::BoostedTreeClassifier => Params::Boosted(
+                boosted::fit(&x, &y, k, &self.trees, &features.one_hot_blocks(), progress),
+            ),
             ModelType::Kmeans => return exec_err!("{NAME}: kmeans is trained without a label"),
         };
         let label = Label {

@@ -136,6 +136,161 @@ struct Sums {
     n: u32,
 }
 
+impl Sums {
+    fn minus(self, o: Sums) -> Sums {
+        Sums {
+            g: self.g - o.g,
+            h: self.h - o.h,
+            n: self.n - o.n,
+        }
+    }
+}
+
+/// The histogram of one input column over a node's rows.
+type Hist = Vec<Sums>;
+
+/// A one-hot block of input columns, whose histograms all come from one
+/// pass over the rows: `codes[r]` is the hot column's index in the block,
+/// or the block's width when none is hot (NULL).
+struct Bundle {
+    start: usize,
+    width: usize,
+    codes: Vec<u8>,
+}
+
+/// The binned training inputs.
+struct Layout {
+    bins: Vec<Bins>,
+    /// Per column, each row's bin (for partitioning rows).
+    binned: Vec<Vec<u8>>,
+    /// Columns whose histograms are built on their own.
+    plain: Vec<usize>,
+    bundles: Vec<Bundle>,
+}
+
+impl Layout {
+    fn new(x: &Matrix, one_hot: &[(usize, usize)]) -> Self {
+        let (n, d) = (x.rows, x.cols);
+        let bins: Vec<Bins> = (0..d)
+            .map(|c| Bins::fit(&mut (0..n).map(|i| x.data[i * d + c]).collect::<Vec<_>>()))
+            .collect();
+        let binned = (0..d)
+            .map(|c| (0..n).map(|i| bins[c].bin(x.data[i * d + c])).collect())
+            .collect();
+        let mut in_bundle = vec![false; d];
+        let mut bundles = Vec::new();
+        for &(start, width) in one_hot {
+            if width + 1 > MAX_BINS || start + width > d {
+                continue;
+            }
+            let codes = (0..n)
+                .map(|i| {
+                    let row = &x.row(i)[start..start + width];
+                    row.iter().position(|&v| v != 0.0).unwrap_or(width) as u8
+                })
+                .collect();
+            in_bundle[start..start + width]
+                .iter_mut()
+                .for_each(|b| *b = true);
+            bundles.push(Bundle {
+                start,
+                width,
+                codes,
+            });
+        }
+        let plain = (0..d).filter(|&c| !in_bundle[c]).collect();
+        Self {
+            bins,
+            binned,
+            plain,
+            bundles,
+        }
+    }
+
+    /// The histogram of every column over `rows`, on every core (each
+    /// column's sums run over the rows in order, so the result does not
+    /// depend on the number of threads).
+    fn histograms(&self, rows: &[u32], g: &[f64], h: &[f64]) -> Vec<Hist> {
+        let tasks = self.plain.len() + self.bundles.len();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(tasks)
+            .max(1);
+        let mut out: Vec<Hist> = vec![Vec::new(); self.bins.len()];
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    scope.spawn(move || {
+                        let mut done: Vec<(usize, Hist)> = Vec::new();
+                        for task in (t..tasks).step_by(threads) {
+                            if let Some(&c) = self.plain.get(task) {
+                                let mut hist = vec![Sums::default(); self.bins[c].upper.len()];
+                                let col = &self.binned[c];
+                                for &r in rows {
+                                    let b = &mut hist[col[r as usize] as usize];
+                                    b.g += g[r as usize];
+                                    b.h += h[r as usize];
+                                    b.n += 1;
+                                }
+                                done.push((c, hist));
+                            } else {
+                                done.extend(self.bundle_histograms(
+                                    &self.bundles[task - self.plain.len()],
+                                    rows,
+                                    g,
+                                    h,
+                                ));
+                            }
+                        }
+                        done
+                    })
+                })
+                .collect();
+            for handle in handles {
+                for (c, hist) in handle.join().expect("histogram thread") {
+                    out[c] = hist;
+                }
+            }
+        });
+        out
+    }
+
+    /// The histograms of a one-hot block's columns: a column's rows with
+    /// value 1 are its code's sums, the rest are all other rows.
+    fn bundle_histograms(
+        &self,
+        bundle: &Bundle,
+        rows: &[u32],
+        g: &[f64],
+        h: &[f64],
+    ) -> Vec<(usize, Hist)> {
+        let mut by_code = vec![Sums::default(); bundle.width + 1];
+        for &r in rows {
+            let b = &mut by_code[bundle.codes[r as usize] as usize];
+            b.g += g[r as usize];
+            b.h += h[r as usize];
+            b.n += 1;
+        }
+        let total = by_code.iter().fold(Sums::default(), |a, b| Sums {
+            g: a.g + b.g,
+            h: a.h + b.h,
+            n: a.n + b.n,
+        });
+        (0..bundle.width)
+            .map(|j| {
+                let c = bundle.start + j;
+                // The column's bins are its distinct training values: 0 and
+                // 1, or just one of them.
+                let hist = match self.bins[c].upper.as_slice() {
+                    [_, _] => vec![total.minus(by_code[j]), by_code[j]],
+                    _ => vec![total],
+                };
+                (c, hist)
+            })
+            .collect()
+    }
+}
+
 struct Split {
     column: usize,
     bin: u8,
@@ -146,121 +301,118 @@ fn score(g: f64, h: f64, l2: f64) -> f64 {
     g * g / (h + l2)
 }
 
-/// Grows one tree on the gradients; returns it with each row's leaf value.
-fn grow(
-    binned: &[Vec<u8>],
-    bins: &[Bins],
-    g: &[f64],
-    h: &[f64],
-    s: &Settings,
-    outputs: &mut [f64],
-) -> Tree {
-    let d = binned.len();
-    let mut nodes: Vec<Node> = Vec::new();
-    // (node index, its rows, depth)
-    let mut frontier: Vec<(usize, Vec<u32>, usize)> = Vec::new();
+/// The best split of a node from its histograms (ties to the lower column
+/// and bin), if any gains.
+fn best_split(hists: &[Hist], rows: usize, gs: f64, hs: f64, s: &Settings) -> Option<Split> {
+    let parent = score(gs, hs, s.l2);
+    let mut best: Option<Split> = None;
+    for (c, hist) in hists.iter().enumerate() {
+        let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0);
+        for (bin, sums) in hist[..hist.len().saturating_sub(1)].iter().enumerate() {
+            gl += sums.g;
+            hl += sums.h;
+            nl += sums.n as usize;
+            let (gr, hr) = (gs - gl, hs - hl);
+            // Both sides need rows (with min_child_weight 0 and l2_reg 0 an
+            // empty side would divide 0 by 0).
+            if nl == 0 || nl == rows || hl < s.min_child_weight || hr < s.min_child_weight {
+                continue;
+            }
+            let gain = score(gl, hl, s.l2) + score(gr, hr, s.l2) - parent;
+            if best.as_ref().is_none_or(|b| gain > b.gain) {
+                best = Some(Split {
+                    column: c,
+                    bin: bin as u8,
+                    gain,
+                });
+            }
+        }
+    }
+    best.filter(|b| b.gain / 2.0 > s.min_split_loss && b.gain > 0.0)
+}
+
+/// A node still to grow: its rows, and its histograms if it may split.
+struct Pending {
+    id: usize,
+    rows: Vec<u32>,
+    depth: usize,
+    hists: Option<Vec<Hist>>,
+}
+
+/// Grows one tree on the gradients; adds each row's leaf value to
+/// `outputs`. A node's histograms come from its parent's: the smaller
+/// child's are summed, the larger's are the parent's minus the smaller's.
+fn grow(layout: &Layout, g: &[f64], h: &[f64], s: &Settings, outputs: &mut [f64]) -> Tree {
+    let mut nodes: Vec<Node> = vec![Node::leaf()];
     let all: Vec<u32> = (0..g.len() as u32).collect();
-    nodes.push(Node::leaf());
-    frontier.push((0, all, 0));
-    while let Some((id, rows, depth)) = frontier.pop() {
+    let root = (s.max_depth > 0).then(|| layout.histograms(&all, g, h));
+    let mut frontier = vec![Pending {
+        id: 0,
+        rows: all,
+        depth: 0,
+        hists: root,
+    }];
+    while let Some(Pending {
+        id,
+        rows,
+        depth,
+        hists,
+    }) = frontier.pop()
+    {
         let (gs, hs) = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
             (a + g[r as usize], b + h[r as usize])
         });
-        let leaf_value = -gs / (hs + s.l2) * s.learning_rate;
-        let mut best: Option<Split> = None;
-        if depth < s.max_depth && rows.len() > 1 {
-            let parent = score(gs, hs, s.l2);
-            let splits: Vec<Option<Split>> = std::thread::scope(|scope| {
-                let threads = std::thread::available_parallelism()
-                    .map_or(1, |n| n.get())
-                    .min(d)
-                    .max(1);
-                let rows = &rows;
-                let handles: Vec<_> = (0..threads)
-                    .map(|t| {
-                        scope.spawn(move || {
-                            let mut found = Vec::new();
-                            let mut hist = [Sums::default(); MAX_BINS];
-                            for c in (t..d).step_by(threads) {
-                                hist.iter_mut().for_each(|b| *b = Sums::default());
-                                let col = &binned[c];
-                                for &r in rows {
-                                    let b = &mut hist[col[r as usize] as usize];
-                                    b.g += g[r as usize];
-                                    b.h += h[r as usize];
-                                    b.n += 1;
-                                }
-                                let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0);
-                                let mut best: Option<Split> = None;
-                                let last = bins[c].upper.len().saturating_sub(1);
-                                for (bin, sums) in hist[..last].iter().enumerate() {
-                                    gl += sums.g;
-                                    hl += sums.h;
-                                    nl += sums.n as usize;
-                                    let (gr, hr) = (gs - gl, hs - hl);
-                                    // Both sides need rows (with min_child_weight 0
-                                    // and l2_reg 0 an empty side would divide 0 by 0).
-                                    if nl == 0
-                                        || nl == rows.len()
-                                        || hl < s.min_child_weight
-                                        || hr < s.min_child_weight
-                                    {
-                                        continue;
-                                    }
-                                    let gain = score(gl, hl, s.l2) + score(gr, hr, s.l2) - parent;
-                                    if best.as_ref().is_none_or(|b| gain > b.gain) {
-                                        best = Some(Split {
-                                            column: c,
-                                            bin: bin as u8,
-                                            gain,
-                                        });
-                                    }
-                                }
-                                found.push((c, best));
-                            }
-                            found
-                        })
-                    })
+        let split = hists
+            .as_deref()
+            .filter(|_| rows.len() > 1)
+            .and_then(|hists| best_split(hists, rows.len(), gs, hs, s));
+        let Some(split) = split else {
+            let value = -gs / (hs + s.l2) * s.learning_rate;
+            nodes[id].value = value;
+            for &r in &rows {
+                outputs[r as usize] += value;
+            }
+            continue;
+        };
+        let col = &layout.binned[split.column];
+        let (left, right): (Vec<u32>, Vec<u32>) =
+            rows.iter().partition(|&&r| col[r as usize] <= split.bin);
+        let (l, r) = (nodes.len(), nodes.len() + 1);
+        nodes.push(Node::leaf());
+        nodes.push(Node::leaf());
+        nodes[id].column = Some(split.column);
+        nodes[id].threshold = layout.bins[split.column].upper[split.bin as usize];
+        nodes[id].left = l;
+        nodes[id].right = r;
+        let (left_hists, right_hists) = match hists {
+            Some(parent) if depth + 1 < s.max_depth => {
+                let small_is_left = left.len() <= right.len();
+                let small = layout.histograms(if small_is_left { &left } else { &right }, g, h);
+                let large: Vec<Hist> = parent
+                    .iter()
+                    .zip(&small)
+                    .map(|(p, c)| p.iter().zip(c).map(|(p, c)| p.minus(*c)).collect())
                     .collect();
-                let mut by_column: Vec<Option<Split>> = (0..d).map(|_| None).collect();
-                for handle in handles {
-                    for (c, split) in handle.join().expect("histogram thread") {
-                        by_column[c] = split;
-                    }
-                }
-                by_column
-            });
-            // The best over columns; ties to the lower column.
-            for split in splits.into_iter().flatten() {
-                if best.as_ref().is_none_or(|b| split.gain > b.gain) {
-                    best = Some(split);
+                if small_is_left {
+                    (Some(small), Some(large))
+                } else {
+                    (Some(large), Some(small))
                 }
             }
-            best = best.filter(|b| b.gain / 2.0 > s.min_split_loss && b.gain > 0.0);
-        }
-        match best {
-            None => {
-                nodes[id].value = leaf_value;
-                for &r in &rows {
-                    outputs[r as usize] += leaf_value;
-                }
-            }
-            Some(split) => {
-                let col = &binned[split.column];
-                let (left, right): (Vec<u32>, Vec<u32>) =
-                    rows.iter().partition(|&&r| col[r as usize] <= split.bin);
-                let (l, r) = (nodes.len(), nodes.len() + 1);
-                for _ in 0..2 {
-                    nodes.push(Node::leaf());
-                }
-                nodes[id].column = Some(split.column);
-                nodes[id].threshold = bins[split.column].upper[split.bin as usize];
-                nodes[id].left = l;
-                nodes[id].right = r;
-                frontier.push((r, right, depth + 1));
-                frontier.push((l, left, depth + 1));
-            }
-        }
+            _ => (None, None),
+        };
+        frontier.push(Pending {
+            id: r,
+            rows: right,
+            depth: depth + 1,
+            hists: right_hists,
+        });
+        frontier.push(Pending {
+            id: l,
+            rows: left,
+            depth: depth + 1,
+            hists: left_hists,
+        });
     }
     Tree { nodes }
 }
@@ -270,21 +422,19 @@ fn sigmoid(z: f64) -> f64 {
 }
 
 /// Fits an ensemble. `classes` is 0 for regression (`y` the targets), else
-/// the number of classes (`y` the class indices).
+/// the number of classes (`y` the class indices). `one_hot` lists the
+/// (first column, width) of the one-hot blocks, whose histograms are built
+/// in one pass each.
 pub fn fit(
     x: &Matrix,
     y: &[f64],
     classes: usize,
     s: &Settings,
+    one_hot: &[(usize, usize)],
     mut progress: impl FnMut(usize, f64),
 ) -> Ensemble {
-    let (n, d) = (x.rows, x.cols);
-    let bins: Vec<Bins> = (0..d)
-        .map(|c| Bins::fit(&mut (0..n).map(|i| x.data[i * d + c]).collect::<Vec<_>>()))
-        .collect();
-    let binned: Vec<Vec<u8>> = (0..d)
-        .map(|c| (0..n).map(|i| bins[c].bin(x.data[i * d + c])).collect())
-        .collect();
+    let n = x.rows;
+    let layout = Layout::new(x, one_hot);
     let outputs = if classes > 2 { classes } else { 1 };
     let base: Vec<f64> = match classes {
         0 => vec![y.iter().sum::<f64>() / n as f64],
@@ -340,7 +490,7 @@ pub fn fit(
         let mut trees = Vec::with_capacity(outputs);
         for k in 0..outputs {
             let mut leaf = vec![0.0; n];
-            trees.push(grow(&binned, &bins, &g[k], &h[k], s, &mut leaf));
+            trees.push(grow(&layout, &g[k], &h[k], s, &mut leaf));
             for (i, l) in leaf.iter().enumerate() {
                 f[i * outputs + k] += l;
             }
@@ -425,7 +575,7 @@ mod tests {
             data: (0..n).map(|i| i as f64).collect(),
         };
         let y: Vec<f64> = (0..n).map(|i| if i < 150 { 1.0 } else { 5.0 }).collect();
-        let model = fit(&x, &y, 0, &settings(50), |_, _| {});
+        let model = fit(&x, &y, 0, &settings(50), &[], |_, _| {});
         let raw = model.raw(&x);
         for (p, t) in raw.iter().zip(&y) {
             assert!((p - t).abs() < 1e-3, "{p} vs {t}");
@@ -446,12 +596,39 @@ mod tests {
         let y: Vec<f64> = (0..n)
             .map(|i| ((i % 97) as f64).sin() + (i % 13) as f64)
             .collect();
-        let model = fit(&x, &y, 0, &settings(20), |_, _| {});
+        let model = fit(&x, &y, 0, &settings(20), &[], |_, _| {});
         let json = serde_json::to_vec(&model).expect("write");
         let back: Ensemble = serde_json::from_slice(&json).expect("read");
         assert_eq!(serde_json::to_vec(&back).expect("write"), json);
         let (a, b) = (model.raw(&x), back.raw(&x));
         assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
+    }
+
+    #[test]
+    fn one_hot_blocks_grow_the_same_trees() {
+        // A number and a 4-category one-hot block (with NULL rows: all zeros).
+        let n = 1200;
+        let mut data = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..n {
+            let cat = i % 5;
+            let mut row = vec![((i * 31) % 101) as f64 / 10.0, 0.0, 0.0, 0.0, 0.0];
+            if cat < 4 {
+                row[1 + cat] = 1.0;
+            }
+            y.push(row[0] + [3.0, -2.0, 0.5, 7.0, 1.0][cat]);
+            data.extend(row);
+        }
+        let x = Matrix {
+            rows: n,
+            cols: 5,
+            data,
+        };
+        let plain = fit(&x, &y, 0, &settings(15), &[], |_, _| {});
+        let bundled = fit(&x, &y, 0, &settings(15), &[(1, 4)], |_, _| {});
+        for (a, b) in plain.raw(&x).iter().zip(bundled.raw(&x)) {
+            assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        }
     }
 
     #[test]
@@ -465,13 +642,13 @@ mod tests {
                 .collect(),
         };
         let y2: Vec<f64> = (0..n).map(|i| f64::from((i % 30) >= 12)).collect();
-        let binary = fit(&x, &y2, 2, &settings(30), |_, _| {});
+        let binary = fit(&x, &y2, 2, &settings(30), &[], |_, _| {});
         let p = binary.predict_proba(&x);
         for (i, t) in y2.iter().enumerate() {
             assert_eq!(p[2 * i + 1] > 0.5, *t > 0.5);
         }
         let y3: Vec<f64> = (0..n).map(|i| ((i % 30) / 10) as f64).collect();
-        let multi = fit(&x, &y3, 3, &settings(30), |_, _| {});
+        let multi = fit(&x, &y3, 3, &settings(30), &[], |_, _| {});
         let p = multi.predict_proba(&x);
         let predicted = crate::models::argmax_rows(&p, 3);
         assert_eq!(predicted, y3);

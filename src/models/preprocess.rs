@@ -176,6 +176,19 @@ impl Features {
         self.columns.iter().map(Feature::width).sum()
     }
 
+    /// The (first input, width) of every one-hot block.
+    pub fn one_hot_blocks(&self) -> Vec<(usize, usize)> {
+        let mut offset = 0;
+        let mut blocks = Vec::new();
+        for f in &self.columns {
+            if let Encoding::OneHot { .. } = f.encoding {
+                blocks.push((offset, f.width()));
+            }
+            offset += f.width();
+        }
+        blocks
+    }
+
     /// The names of the model inputs after encoding (`city=Oslo`, …).
     pub fn input_names(&self) -> Vec<String> {
         let mut names = Vec::with_capacity(self.width());
