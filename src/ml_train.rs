@@ -28,8 +28,8 @@ use crate::models::linear::{fit_linear, fit_logistic, Penalty};
 use crate::models::preprocess::Features;
 use crate::models::{boosted, kmeans};
 use crate::models::{
-    class_indices, metrics, numeric_label, Label, Model, ModelType, Params, FORMAT_VERSION,
-    MODEL_TYPES,
+    class_indices, label_strings, metrics, numeric_label, Label, Model, ModelType, Params,
+    FORMAT_VERSION, MODEL_TYPES,
 };
 use crate::options::Options;
 use crate::registry::{model_fingerprint, now_rfc3339, validate_name, Metadata, Registry};
@@ -316,7 +316,7 @@ fn column_list(schema: &datafusion::common::DFSchema) -> String {
 /// The distinct values of a label column as strings, in ascending order of
 /// the values themselves (so 2 comes before 10).
 fn classes_of(label: &ArrayRef) -> Result<Vec<String>> {
-    let strings = cast(label, &DataType::Utf8)?;
+    let strings = label_strings(label)?;
     let distinct: HashSet<&str> = strings.as_string::<i32>().iter().flatten().collect();
     let distinct: ArrayRef = Arc::new(StringArray::from_iter_values(distinct));
     let typed = cast(&distinct, label.data_type())?;

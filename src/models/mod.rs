@@ -264,6 +264,23 @@ pub fn numeric_label(function: &str, name: &str, array: &ArrayRef) -> Result<Vec
     Ok(values.values().to_vec())
 }
 
+/// A label column's values as strings, the classes' names. Float labels
+/// have -0.0 read as 0.0 (one value, as row fingerprints see it).
+pub fn label_strings(array: &ArrayRef) -> Result<ArrayRef> {
+    let array = match array.data_type() {
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+            let floats = cast(array, &DataType::Float64)?;
+            let floats: &Float64Array = floats.as_primitive();
+            // x + 0.0 turns -0.0 into 0.0 and keeps every other value.
+            &(std::sync::Arc::new(
+                floats.unary::<_, datafusion::arrow::datatypes::Float64Type>(|v| v + 0.0),
+            ) as ArrayRef)
+        }
+        _ => array,
+    };
+    Ok(cast(array, &DataType::Utf8)?)
+}
+
 /// The class index of every label value (NULLs refused, unseen classes are
 /// `None`), given the classes as strings.
 pub fn class_indices(
@@ -279,7 +296,7 @@ pub fn class_indices(
             array.null_count()
         );
     }
-    let strings = cast(array, &DataType::Utf8)?;
+    let strings = label_strings(array)?;
     let strings = strings.as_string::<i32>();
     let index: std::collections::HashMap<&str, usize> = classes
         .iter()
