@@ -6,9 +6,10 @@
 # Installs what it needs (Python tools into .venv), then runs: rustfmt and
 # clippy checks; the FarmHash reference vectors regenerated with Google's C++
 # code and compared with the committed ones; cargo test (unit tests,
-# sql/*.slt, integration tests); and the S3 integration tests against a local
+# sql/*.slt, integration tests); the S3 integration tests against a local
 # moto server and the Azure tests against a local Azurite server (npm), which
-# it starts and stops.
+# it starts and stops; and the Python package (python/), built into .venv
+# with maturin and tested with pytest.
 #
 # Compiled crates go to $CARGO_TARGET_DIR (default ~/.cache/mlfusion/target),
 # shared by every checkout, so only the first run builds DataFusion.
@@ -91,8 +92,13 @@ PY
 MLFUSION_TEST_AZURITE_URL="$az_url" MLFUSION_TEST_AZURE_CONTAINER="$container" \
     cargo test --test azure -- --ignored 2>&1 | tee -a "$tmp/cargo-test.log"
 
-step "Python package: not yet in the tree (issue 5), nothing to run with pytest"
+step "Python package: the extension built into .venv (maturin develop), then pytest"
+(cd python && VIRTUAL_ENV="$PWD/../.venv" ../.venv/bin/maturin develop --quiet)
+.venv/bin/python -m pytest -q -p no:cacheprovider python/tests 2>&1 | tee "$tmp/pytest.log"
 
-# One closing line over every test run above.
-awk '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p, f }' \
-    "$tmp/cargo-test.log"
+# One closing line over every test run above (cargo's "test result:" lines,
+# pytest's "N passed, M failed" line).
+awk '/^test result:/ { p += $4; f += $6 }
+     /[0-9]+ passed/ && FILENAME ~ /pytest/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "summary: %d passed, %d failed\n", p, f }' \
+    "$tmp/cargo-test.log" "$tmp/pytest.log"

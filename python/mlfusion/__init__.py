@@ -1,0 +1,130 @@
+"""mlfusion: reproducible ML data work as SQL on Apache DataFusion.
+
+    >>> import mlfusion
+    >>> ctx = mlfusion.SessionContext()          # every mlfusion function registered
+    >>> splits = ctx.sql("SELECT * FROM ml_split('data/penguins.parquet', 'folds=5, stratify=species')")
+    >>> splits.to_pandas()
+
+Queries run in Rust with the GIL released; Ctrl-C interrupts a long one. Errors arrive as
+:class:`MlfusionError` carrying DataFusion's message.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from ._mlfusion import MlfusionError, __version__
+from ._mlfusion import SessionContext as _RustSessionContext
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+    import polars
+
+__all__ = ["SessionContext", "DataFrame", "MlfusionError", "__version__"]
+
+#: Rows shown by ``repr`` and the notebook HTML view.
+DISPLAY_ROWS = 25
+
+
+class DataFrame:
+    """The result of a query, computed each time it is asked for.
+
+    Convert it with :meth:`to_arrow_table`, :meth:`to_pandas` or :meth:`to_polars`, or hand
+    it to any Arrow-aware library (it implements ``__arrow_c_stream__``).
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def to_arrow_table(self) -> pa.Table:
+        """Runs the query; the result as a ``pyarrow.Table``."""
+        return pa.ipc.open_stream(self._inner.collect_ipc()).read_all()
+
+    def collect(self) -> list[pa.RecordBatch]:
+        """Runs the query; the result as a list of ``pyarrow.RecordBatch``."""
+        return self.to_arrow_table().to_batches()
+
+    def to_pandas(self) -> "pandas.DataFrame":
+        """Runs the query; the result as a ``pandas.DataFrame`` (needs pandas)."""
+        return self.to_arrow_table().to_pandas()
+
+    def to_polars(self) -> "polars.DataFrame":
+        """Runs the query; the result as a ``polars.DataFrame`` (needs polars)."""
+        import polars
+
+        return polars.from_arrow(self.to_arrow_table())
+
+    def schema(self) -> pa.Schema:
+        """The result's Arrow schema (without running the query)."""
+        return pa.ipc.open_stream(self.limit(0)._inner.collect_ipc()).schema
+
+    def limit(self, n: int) -> "DataFrame":
+        """The first ``n`` rows."""
+        return DataFrame(self._inner.limit(n))
+
+    def show(self, limit: int = 20) -> None:
+        """Prints the first ``limit`` rows as the ``mlfusion`` CLI does."""
+        print(self._inner.to_string(limit))
+
+    def logical_plan(self) -> str:
+        """The query's logical plan, indented."""
+        return self._inner.logical_plan()
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        """The Arrow C stream interface: runs the query and exports the result."""
+        return self.to_arrow_table().__arrow_c_stream__(requested_schema)
+
+    def __repr__(self) -> str:
+        return self._inner.to_string(DISPLAY_ROWS)
+
+    def _repr_html_(self) -> str:
+        """An HTML table of the first rows, for Jupyter."""
+        table = self.limit(DISPLAY_ROWS + 1).to_arrow_table()
+        more = table.num_rows > DISPLAY_ROWS
+        rows = table.slice(0, DISPLAY_ROWS).to_pylist()
+        head = "".join(f"<th>{html.escape(name)}</th>" for name in table.column_names)
+        body = "".join(
+            "<tr>"
+            + "".join(
+                f"<td>{'NULL' if v is None else html.escape(str(v))}</td>" for v in row.values()
+            )
+            + "</tr>"
+            for row in rows
+        )
+        note = f"<p>first {DISPLAY_ROWS} rows</p>" if more else ""
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
+
+
+class SessionContext:
+    """A DataFusion session with every mlfusion function registered.
+
+    The same names as ``datafusion.SessionContext``: :meth:`sql`, :meth:`register_parquet`,
+    :meth:`register_csv`, :meth:`table`. Paths may be local or object store URLs
+    (``s3://``, ``gs://``, ``az://``; credentials from the standard environment variables).
+    """
+
+    def __init__(self) -> None:
+        self._inner = _RustSessionContext()
+
+    def sql(self, query: str) -> DataFrame:
+        """Plans ``query`` (running it at once if it is DDL or ``SET``)."""
+        return DataFrame(self._inner.sql(query))
+
+    def register_parquet(self, name: str, path: str) -> None:
+        """Registers Parquet files (a file, folder, glob or URL) as table ``name``."""
+        self._inner.register_parquet(name, str(path))
+
+    def register_csv(self, name: str, path: str, has_header: bool = True, delimiter: str = ",") -> None:
+        """Registers CSV files (a file, folder, glob or URL) as table ``name``."""
+        self._inner.register_csv(name, str(path), has_header, delimiter)
+
+    def table(self, name: str) -> DataFrame:
+        """A registered table or view."""
+        return DataFrame(self._inner.table(name))
+
+    def set(self, key: str, value: str) -> None:
+        """Sets a session option, e.g. ``ctx.set("mlfusion.registry", "s3://lake/models")``."""
+        self._inner.set(key, str(value))

@@ -1,0 +1,142 @@
+"""The mlfusion Python package: sessions, results in pyarrow, pandas and polars, the
+notebook view, errors as exceptions, models through the registry, Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pyarrow as pa
+import pytest
+
+import mlfusion
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PENGUINS = os.path.join(ROOT, "data", "penguins.parquet")
+SPLIT = f"SELECT * FROM ml_split('{PENGUINS}', 'test_fraction=0.2, folds=5, stratify=species, salt=py')"
+
+
+@pytest.fixture
+def ctx():
+    return mlfusion.SessionContext()
+
+
+def test_functions_are_registered(ctx):
+    table = ctx.sql("SELECT farm_fingerprint('alphabet') AS f, abs_mod(-7, 3) AS m").to_arrow_table()
+    # BigQuery's FARM_FINGERPRINT('alphabet').
+    assert table.to_pylist() == [{"f": -2427165924636348523, "m": 1}]
+    assert mlfusion.__version__
+
+
+def test_split_as_pyarrow_pandas_and_polars(ctx):
+    df = ctx.sql(f"SELECT split, species, count(*) AS n FROM ({SPLIT}) GROUP BY split, species ORDER BY split, species")
+    table = df.to_arrow_table()
+    assert isinstance(table, pa.Table)
+    assert table.column_names == ["split", "species", "n"]
+    assert sum(table.column("n").to_pylist()) == 344
+    pdf = df.to_pandas()
+    assert pdf.shape == (6, 3)
+    # Stratified: 20% of the 152 Adelie penguins is 30.4, so 30 or 31.
+    adelie_test = pdf[(pdf.split == "test") & (pdf.species == "Adelie")].n.iloc[0]
+    assert adelie_test in (30, 31)
+    polars = pytest.importorskip("polars")
+    assert isinstance(df.to_polars(), polars.DataFrame)
+    assert df.to_polars().height == 6
+    batches = df.collect()
+    assert sum(b.num_rows for b in batches) == 6
+
+
+def train_rows(ctx):
+    return ctx.sql(f"SELECT count(*) AS n FROM ({SPLIT}) WHERE split = 'train'").to_arrow_table()["n"][0].as_py()
+
+
+def test_arrow_c_stream_interface(ctx):
+    df = ctx.sql(f"SELECT * FROM ({SPLIT}) WHERE split = 'train'")
+    n = train_rows(ctx)
+    assert 270 <= n <= 280
+    # Any Arrow-aware library reads the DataFrame through __arrow_c_stream__.
+    assert pa.table(df).num_rows == n
+    reader = pa.RecordBatchReader.from_stream(df)
+    assert sum(b.num_rows for b in reader) == n
+    assert df.schema().names[-2:] == ["split", "fold"]
+
+
+def test_notebook_views(ctx):
+    df = ctx.sql(f"SELECT species, split, fold FROM ({SPLIT}) ORDER BY species LIMIT 30")
+    page = df._repr_html_()
+    assert page.startswith("<table>") and "<th>species</th>" in page
+    assert page.count("<tr>") == 1 + mlfusion.DISPLAY_ROWS and "first 25 rows" in page
+    text = repr(df)
+    assert "| species" in text and "Adelie" in text
+
+
+def test_register_parquet_csv_and_table(ctx, tmp_path):
+    ctx.register_parquet("penguins", PENGUINS)
+    assert ctx.table("penguins").limit(3).to_arrow_table().num_rows == 3
+    csv = tmp_path / "points.csv"
+    csv.write_text("x;label\n1;a\n2;b\n3;a\n")
+    ctx.register_csv("points", str(csv), delimiter=";")
+    assert ctx.sql("SELECT count(*) AS n FROM points WHERE label = 'a'").to_arrow_table().to_pylist() == [{"n": 2}]
+
+
+def test_errors_are_exceptions_with_datafusion_messages(ctx):
+    with pytest.raises(mlfusion.MlfusionError, match="not found"):
+        ctx.sql("SELECT * FROM 'no/such/file.parquet'")
+    with pytest.raises(mlfusion.MlfusionError, match="unknown option 'fols'; valid keys"):
+        ctx.sql(f"SELECT * FROM ml_split('{PENGUINS}', 'fols=5')")
+    with pytest.raises(mlfusion.MlfusionError, match="(?i)syntax|expected"):
+        ctx.sql("SELEC 1")
+    with pytest.raises(mlfusion.MlfusionError, match="delimiter"):
+        ctx.register_csv("t", "x.csv", delimiter=";;")
+    # The session still works after errors.
+    assert ctx.sql("SELECT 1 AS one").to_arrow_table().to_pylist() == [{"one": 1}]
+
+
+def test_train_evaluate_predict_through_the_registry(ctx, tmp_path):
+    ctx.set("mlfusion.registry", str(tmp_path / "registry"))
+    ctx.sql(f"CREATE VIEW splits AS {SPLIT}")
+    trained = ctx.sql(
+        "SELECT model, version, model_type, training_rows FROM ml_train('species', "
+        "'SELECT * FROM splits WHERE split = ''train''', 'species', 'model_type=logistic_reg, l2_reg=1')"
+    ).to_pandas()
+    assert trained.to_dict("records") == [
+        {"model": "species", "version": 1, "model_type": "logistic_reg", "training_rows": train_rows(ctx)}
+    ]
+    metrics = ctx.sql(
+        "SELECT accuracy, roc_auc FROM ml_evaluate('species', 'SELECT * FROM splits WHERE split = ''test''')"
+    ).to_pandas()
+    assert metrics.accuracy[0] > 0.95 and metrics.roc_auc[0] > 0.99
+    predictions = ctx.sql(
+        "SELECT species, predicted_species, predicted_species_probs "
+        "FROM ml_predict('species', 'SELECT * FROM splits WHERE split = ''test''')"
+    ).to_arrow_table()
+    assert predictions.num_rows == 344 - train_rows(ctx)
+    probs = predictions.column("predicted_species_probs").to_pylist()[0]
+    assert [p["label"] for p in probs] == ["Adelie", "Chinstrap", "Gentoo"]
+    assert abs(sum(p["prob"] for p in probs) - 1.0) < 1e-12
+    assert (tmp_path / "registry" / "species" / "1" / "model.json").exists()
+
+
+def test_ctrl_c_interrupts_a_long_query():
+    code = (
+        "import mlfusion, sys\n"
+        "ctx = mlfusion.SessionContext()\n"
+        "df = ctx.sql('SELECT sum(row_fingerprint(v)) FROM generate_series(1, 20000000000) AS t(v)')\n"
+        "print('started', flush=True)\n"
+        "try:\n"
+        "    df.to_arrow_table()\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+        "    sys.exit(0)\n"
+        "sys.exit(1)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(1.0)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "interrupted" in out
+    assert time.monotonic() - start < 10
