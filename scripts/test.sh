@@ -45,6 +45,9 @@ trap cleanup EXIT
 cmp "$tmp/vectors.tsv" udfs/tests/data/farmhash_vectors.tsv
 echo "identical: udfs/tests/data/farmhash_vectors.tsv"
 
+# Every cargo command here selects the whole workspace, so that all of them
+# share one set of crate features (the python crate adds some to arrow) and
+# DataFusion is compiled once for them (and once more for the extension).
 step "cargo test (unit, sql/*.slt, integration)"
 cargo test --workspace 2>&1 | tee "$tmp/cargo-test.log"
 
@@ -62,7 +65,7 @@ done
 bucket=mlfusion-test
 .venv/bin/python -c "import urllib.request; urllib.request.urlopen(urllib.request.Request('$endpoint/$bucket', method='PUT'))"
 MLFUSION_TEST_S3_ENDPOINT="$endpoint" MLFUSION_TEST_S3_BUCKET="$bucket" \
-    cargo test --test s3 -- --ignored 2>&1 | tee -a "$tmp/cargo-test.log"
+    cargo test --workspace --test s3 -- --ignored 2>&1 | tee -a "$tmp/cargo-test.log"
 
 step "Azure integration tests against a local Azurite server"
 [ -x .tools/node_modules/.bin/azurite-blob ] ||
@@ -90,7 +93,7 @@ for attempt in range(100):
         time.sleep(0.2)
 PY
 MLFUSION_TEST_AZURITE_URL="$az_url" MLFUSION_TEST_AZURE_CONTAINER="$container" \
-    cargo test --test azure -- --ignored 2>&1 | tee -a "$tmp/cargo-test.log"
+    cargo test --workspace --test azure -- --ignored 2>&1 | tee -a "$tmp/cargo-test.log"
 
 step "Python package: the extension built into .venv (maturin develop), then pytest"
 (cd python && VIRTUAL_ENV="$PWD/../.venv" ../.venv/bin/maturin develop --quiet)

@@ -10,13 +10,15 @@ use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{plan_datafusion_err, Result};
+use datafusion::common::Result;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::TableType;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use futures::future::BoxFuture;
+
+use crate::source::session_state;
 
 pub type Action =
     Box<dyn Fn(SessionState) -> BoxFuture<'static, Result<Vec<RecordBatch>>> + Send + Sync>;
@@ -60,11 +62,7 @@ impl TableProvider for ActionTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let state = state
-            .as_any()
-            .downcast_ref::<SessionState>()
-            .ok_or_else(|| plan_datafusion_err!("{}: needs a DataFusion SessionState", self.name))?
-            .clone();
+        let state = session_state(self.name, state)?.clone();
         let batches = (self.action)(state).await?;
         Ok(MemorySourceConfig::try_new_exec(
             &[batches],

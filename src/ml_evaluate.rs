@@ -10,17 +10,16 @@ use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{exec_err, plan_datafusion_err, plan_err, Result};
+use datafusion::common::{exec_err, plan_err, Result};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::execute_stream;
 use futures::StreamExt;
 
 use crate::action_table::ActionTable;
-use crate::ml_predict::load_model;
+use crate::ml_predict::model_and_source_args;
 use crate::models::{class_indices, kmeans, metrics, numeric_label, Model, ModelType, Params};
 use crate::registry::Metadata;
-use crate::source::{resolve, string_arg};
 
 const NAME: &str = "ml_evaluate";
 
@@ -142,22 +141,7 @@ pub fn model_and_source(
     args: &TableFunctionArgs,
     classifier_only: bool,
 ) -> Result<(Metadata, Model, LogicalPlan)> {
-    let exprs = args.exprs();
-    if exprs.len() != 2 {
-        return plan_err!(
-            "{function}: expects (model, source), got {} arguments; e.g. \
-             {function}('churn', 'SELECT * FROM splits WHERE split = ''test''')",
-            exprs.len()
-        );
-    }
-    let model_text = string_arg(function, "model", &exprs[0])?;
-    let source_text = string_arg(function, "source", &exprs[1])?;
-    let state = args
-        .session()
-        .as_any()
-        .downcast_ref::<SessionState>()
-        .ok_or_else(|| plan_datafusion_err!("{function}: needs a DataFusion SessionState"))?;
-    let (metadata, model) = load_model(function, state, &model_text)?;
+    let (metadata, model, source) = model_and_source_args(function, args)?;
     if classifier_only && !model.model_type.is_classifier() {
         return plan_err!(
             "{function}: model {}@{} is a {}; {function} needs a classifier",
@@ -166,7 +150,6 @@ pub fn model_and_source(
             model.model_type.name()
         );
     }
-    let source = resolve(function, state, &source_text)?;
     let label = &model.label.name;
     if model.model_type != ModelType::Kmeans
         && source.schema().field_with_unqualified_name(label).is_err()

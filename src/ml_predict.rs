@@ -18,18 +18,18 @@ use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{plan_datafusion_err, plan_err, Column, Result};
+use datafusion::common::{plan_err, Column, Result};
 use datafusion::datasource::ViewTable;
 use datafusion::execution::SessionState;
 use datafusion::functions::core::expr_fn::get_field;
 use datafusion::logical_expr::{
-    col, ColumnarValue, LogicalPlanBuilder, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
-    Signature, Volatility,
+    col, ColumnarValue, LogicalPlan, LogicalPlanBuilder, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, Volatility,
 };
 
 use crate::models::{Model, ModelType};
 use crate::registry::{parse_model_ref, Metadata, Registry};
-use crate::source::{block_on, resolve, string_arg};
+use crate::source::{block_on, resolve, session_state, string_arg};
 
 const NAME: &str = "ml_predict";
 
@@ -193,25 +193,31 @@ impl ScalarUDFImpl for PredictUdf {
     }
 }
 
+/// The model and the source of a `(model, source)` table function, both
+/// loaded at planning.
+pub fn model_and_source_args(
+    function: &str,
+    args: &TableFunctionArgs,
+) -> Result<(Metadata, Model, LogicalPlan)> {
+    let exprs = args.exprs();
+    if exprs.len() != 2 {
+        return plan_err!(
+            "{function}: expects (model, source), got {} arguments; e.g. \
+             {function}('churn', 'data/new.parquet') or {function}('churn@3', 'new_rows')",
+            exprs.len()
+        );
+    }
+    let model_text = string_arg(function, "model", &exprs[0])?;
+    let source_text = string_arg(function, "source", &exprs[1])?;
+    let state = session_state(function, args.session())?;
+    let (metadata, model) = load_model(function, state, &model_text)?;
+    let source = resolve(function, state, &source_text)?;
+    Ok((metadata, model, source))
+}
+
 impl TableFunctionImpl for MlPredict {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let exprs = args.exprs();
-        if exprs.len() != 2 {
-            return plan_err!(
-                "{NAME}: expects (model, source), got {} arguments; e.g. \
-                 ml_predict('churn', 'data/new.parquet') or ml_predict('churn@3', 'new_rows')",
-                exprs.len()
-            );
-        }
-        let model_text = string_arg(NAME, "model", &exprs[0])?;
-        let source_text = string_arg(NAME, "source", &exprs[1])?;
-        let state = args
-            .session()
-            .as_any()
-            .downcast_ref::<SessionState>()
-            .ok_or_else(|| plan_datafusion_err!("{NAME}: needs a DataFusion SessionState"))?;
-        let (metadata, model) = load_model(NAME, state, &model_text)?;
-        let source = resolve(NAME, state, &source_text)?;
+        let (metadata, model, source) = model_and_source_args(NAME, &args)?;
         let plan = predict_plan(NAME, source, &metadata, model)?;
         Ok(Arc::new(ViewTable::new(plan, None)))
     }
@@ -220,10 +226,10 @@ impl TableFunctionImpl for MlPredict {
 /// The source's columns plus the prediction columns, as a logical plan.
 pub fn predict_plan(
     function: &str,
-    source: datafusion::logical_expr::LogicalPlan,
+    source: LogicalPlan,
     metadata: &Metadata,
     model: Model,
-) -> Result<datafusion::logical_expr::LogicalPlan> {
+) -> Result<LogicalPlan> {
     let schema = Arc::clone(source.schema());
     let mut args = Vec::with_capacity(model.features.columns.len());
     for f in &model.features.columns {

@@ -20,7 +20,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
 use crate::options::Options;
-use crate::source::{block_on, quote_ident, quote_literal, resolve, string_arg};
+use crate::source::{block_on, quote_ident, quote_literal, resolve, session_state, string_arg};
 
 const NAME: &str = "ml_split";
 
@@ -301,11 +301,7 @@ impl TableFunctionImpl for MlSplit {
             None => String::new(),
         };
         let options = Options::parse(NAME, &options_text, KEYS)?;
-        let state = args
-            .session()
-            .as_any()
-            .downcast_ref::<SessionState>()
-            .ok_or_else(|| plan_datafusion_err!("{NAME}: needs a DataFusion SessionState"))?;
+        let state = session_state(NAME, args.session())?;
         let source = resolve(NAME, state, &source_text)?;
         let schema = Arc::clone(source.schema());
         let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();

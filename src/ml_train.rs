@@ -33,7 +33,7 @@ use crate::models::{
 };
 use crate::options::Options;
 use crate::registry::{model_fingerprint, now_rfc3339, validate_name, Metadata, Registry};
-use crate::source::{resolve, string_arg};
+use crate::source::{resolve, session_state, string_arg};
 
 const NAME: &str = "ml_train";
 
@@ -156,11 +156,7 @@ impl TableFunctionImpl for MlTrain {
                 )
             }
         };
-        let state = args
-            .session()
-            .as_any()
-            .downcast_ref::<SessionState>()
-            .ok_or_else(|| plan_datafusion_err!("{NAME}: needs a DataFusion SessionState"))?;
+        let state = session_state(NAME, args.session())?;
         let source = resolve(NAME, state, &source_text)?;
         let schema = Arc::clone(source.schema());
         let find = |wanted: &str| {

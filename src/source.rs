@@ -12,7 +12,8 @@
 
 use std::future::Future;
 
-use datafusion::common::{plan_err, DataFusionError, Result, ScalarValue};
+use datafusion::catalog::Session;
+use datafusion::common::{plan_datafusion_err, plan_err, DataFusionError, Result, ScalarValue};
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan};
@@ -46,6 +47,15 @@ where
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         }),
     }
+}
+
+/// The DataFusion session a table function runs in (mlfusion's table
+/// functions plan SQL and resolve sources in it).
+pub fn session_state<'a>(function: &str, session: &'a dyn Session) -> Result<&'a SessionState> {
+    session
+        .as_any()
+        .downcast_ref::<SessionState>()
+        .ok_or_else(|| plan_datafusion_err!("{function}: needs a DataFusion SessionState"))
 }
 
 /// The string value of a constant table-function argument.

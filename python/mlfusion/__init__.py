@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from . import _mlfusion
 from ._mlfusion import MlfusionError, __version__
 from ._mlfusion import SessionContext as _RustSessionContext
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas
     import polars
 
-__all__ = ["SessionContext", "DataFrame", "MlfusionError", "__version__"]
+__all__ = ["SessionContext", "DataFrame", "MlfusionError", "register", "__version__"]
 
 #: Rows shown by ``repr`` and the notebook HTML view.
 DISPLAY_ROWS = 25
@@ -128,3 +129,39 @@ class SessionContext:
     def set(self, key: str, value: str) -> None:
         """Sets a session option, e.g. ``ctx.set("mlfusion.registry", "s3://lake/models")``."""
         self._inner.set(key, str(value))
+
+
+def register(ctx: Any) -> None:
+    """Registers mlfusion's scalar and aggregate functions in a ``datafusion.SessionContext``.
+
+    For users of the ``datafusion`` Python package who keep their own context::
+
+        import datafusion, mlfusion
+        dctx = datafusion.SessionContext()
+        mlfusion.register(dctx)
+        dctx.sql("SELECT abs_mod(farm_fingerprint(email), 10) AS bucket FROM users")
+
+    The functions cross through DataFusion's FFI, which is stable within a major version:
+    this build supports ``datafusion`` ``{major}.x``; another major version is refused with
+    :class:`MlfusionError`. ``farm_fingerprint``, ``row_fingerprint`` (with its columns
+    listed: ``*`` needs mlfusion's own context), ``abs_mod`` and ``dataset_fingerprint`` are
+    registered; the table functions (``ml_split``, ``ml_train``, …) plan against mlfusion's
+    own session, so use :class:`SessionContext` for them.
+    """
+    import datafusion
+
+    major = _mlfusion.DATAFUSION_MAJOR
+    found = getattr(datafusion, "__version__", "unknown")
+    if found.split(".")[0] != str(major):
+        raise MlfusionError(
+            f"mlfusion.register: this mlfusion ({__version__}) speaks the FFI of DataFusion {major}; "
+            f"the datafusion package here is {found}. Install datafusion=={major}.* "
+            f"(pip install 'datafusion>={major},<{major + 1}')"
+        )
+    for function in _mlfusion.scalar_functions():
+        ctx.register_udf(datafusion.udf(function))
+    for function in _mlfusion.aggregate_functions():
+        ctx.register_udaf(datafusion.udaf(function))
+
+
+register.__doc__ = register.__doc__.format(major=_mlfusion.DATAFUSION_MAJOR)

@@ -8,18 +8,25 @@
 //! it with `KeyboardInterrupt`.
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::error::DataFusionError;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::{CsvReadOptions, DataFrame, ParquetReadOptions, SessionConfig};
+use datafusion_ffi::udaf::FFI_AggregateUDF;
+use datafusion_ffi::udf::FFI_ScalarUDF;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyCapsule};
 use tokio::runtime::Runtime;
+
+/// DataFusion's FFI is stable within a major version: the `datafusion`
+/// Python package must share ours.
+const DATAFUSION_MAJOR: u64 = 55;
 
 create_exception!(
     _mlfusion,
@@ -188,10 +195,82 @@ impl PyDataFrame {
     }
 }
 
+/// An mlfusion scalar function, exported to other DataFusion builds (such as
+/// the `datafusion` Python package) through DataFusion's FFI.
+#[pyclass(name = "ScalarFunction", module = "mlfusion._mlfusion", frozen)]
+struct ExportedScalarFunction {
+    udf: Arc<ScalarUDF>,
+}
+
+#[pymethods]
+impl ExportedScalarFunction {
+    #[getter]
+    fn name(&self) -> &str {
+        self.udf.name()
+    }
+
+    fn __datafusion_scalar_udf__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        PyCapsule::new_with_value(
+            py,
+            FFI_ScalarUDF::from(Arc::clone(&self.udf)),
+            c"datafusion_scalar_udf",
+        )
+    }
+}
+
+/// An mlfusion aggregate function, exported through DataFusion's FFI.
+#[pyclass(name = "AggregateFunction", module = "mlfusion._mlfusion", frozen)]
+struct ExportedAggregateFunction {
+    udaf: Arc<AggregateUDF>,
+}
+
+#[pymethods]
+impl ExportedAggregateFunction {
+    #[getter]
+    fn name(&self) -> &str {
+        self.udaf.name()
+    }
+
+    fn __datafusion_aggregate_udf__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        PyCapsule::new_with_value(
+            py,
+            FFI_AggregateUDF::from(Arc::clone(&self.udaf)),
+            c"datafusion_aggregate_udf",
+        )
+    }
+}
+
+/// mlfusion's scalar functions, for registration in another DataFusion.
+#[pyfunction]
+fn scalar_functions() -> Vec<ExportedScalarFunction> {
+    mlfusion::udfs::scalar_functions()
+        .into_iter()
+        .map(|udf| ExportedScalarFunction { udf })
+        .collect()
+}
+
+/// mlfusion's aggregate functions, for registration in another DataFusion.
+#[pyfunction]
+fn aggregate_functions() -> Vec<ExportedAggregateFunction> {
+    mlfusion::udfs::aggregate_functions()
+        .into_iter()
+        .map(|udaf| ExportedAggregateFunction { udaf })
+        .collect()
+}
+
 #[pymodule]
 fn _mlfusion(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SessionContext>()?;
     m.add_class::<PyDataFrame>()?;
+    m.add_class::<ExportedScalarFunction>()?;
+    m.add_class::<ExportedAggregateFunction>()?;
+    m.add_function(wrap_pyfunction!(scalar_functions, m)?)?;
+    m.add_function(wrap_pyfunction!(aggregate_functions, m)?)?;
+    // The DataFusion major version whose FFI these functions speak.
+    m.add("DATAFUSION_MAJOR", DATAFUSION_MAJOR)?;
     m.add("MlfusionError", m.py().get_type::<MlfusionError>())?;
     m.add("__version__", mlfusion::MLFUSION_VERSION)?;
     Ok(())
