@@ -36,7 +36,7 @@ moto_pid=""
 azurite_pid=""
 cleanup() {
     for pid in $moto_pid $azurite_pid; do
-        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
     done
     rm -rf "$tmp"
 }
@@ -99,9 +99,12 @@ step "Python package: the extension built into .venv (maturin develop), then pyt
 (cd python && VIRTUAL_ENV="$PWD/../.venv" ../.venv/bin/maturin develop --quiet)
 .venv/bin/python -m pytest -q -p no:cacheprovider python/tests 2>&1 | tee "$tmp/pytest.log"
 
-# One closing line over every test run above (cargo's "test result:" lines,
-# pytest's "N passed, M failed" line).
-awk '/^test result:/ { p += $4; f += $6 }
-     /[0-9]+ passed/ && FILENAME ~ /pytest/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "summary: %d passed, %d failed\n", p, f }' \
-    "$tmp/cargo-test.log" "$tmp/pytest.log"
+# One closing line over every test run above: cargo's "test result:" lines,
+# and pytest's last line ("7 passed, 1 failed, 2 errors in 3s").
+cargo_counts=$(awk '/^test result:/ { p += $4; f += $6 } END { print p + 0, f + 0 }' "$tmp/cargo-test.log")
+pytest_counts=$(tail -n 1 "$tmp/pytest.log" | awk '{ for (i = 2; i <= NF; i++) {
+    if ($i ~ /^passed/) p += $(i - 1); if ($i ~ /^(failed|errors?)/) f += $(i - 1) } }
+    END { print p + 0, f + 0 }')
+read -r cargo_passed cargo_failed <<<"$cargo_counts"
+read -r pytest_passed pytest_failed <<<"$pytest_counts"
+echo "summary: $((cargo_passed + pytest_passed)) passed, $((cargo_failed + pytest_failed)) failed"

@@ -31,7 +31,9 @@ DISPLAY_ROWS = 25
 
 
 class DataFrame:
-    """The result of a query, computed each time it is asked for.
+    """The result of a query, computed each time it is asked for (so keep the result of
+    ``to_pandas()`` of a query that acts, such as ``ml_train``, rather than converting it
+    twice). Its notebook view runs the query once and keeps the first rows.
 
     Convert it with :meth:`to_arrow_table`, :meth:`to_pandas` or :meth:`to_polars`, or hand
     it to any Arrow-aware library (it implements ``__arrow_c_stream__``).
@@ -39,6 +41,7 @@ class DataFrame:
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
+        self._preview_table: pa.Table | None = None
 
     def to_arrow_table(self) -> pa.Table:
         """Runs the query; the result as a ``pyarrow.Table``."""
@@ -78,25 +81,41 @@ class DataFrame:
         """The Arrow C stream interface: runs the query and exports the result."""
         return self.to_arrow_table().__arrow_c_stream__(requested_schema)
 
+    def _preview(self) -> pa.Table:
+        # One run of the query serves every view a notebook asks for (text and
+        # HTML): a query with actions (ml_train, ml_deploy) must not run twice.
+        if self._preview_table is None:
+            self._preview_table = self.limit(DISPLAY_ROWS + 1).to_arrow_table()
+        return self._preview_table
+
     def __repr__(self) -> str:
-        return self._inner.to_string(DISPLAY_ROWS)
+        table = self._preview()
+        rows = [[_cell(v) for v in row.values()] for row in table.slice(0, DISPLAY_ROWS).to_pylist()]
+        names = table.column_names
+        widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
+        line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+        fmt = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+        out = [line, fmt(names), line, *(fmt(r) for r in rows), line]
+        if table.num_rows > DISPLAY_ROWS:
+            out.append(f"(first {DISPLAY_ROWS} rows)")
+        return "\n".join(out)
 
     def _repr_html_(self) -> str:
         """An HTML table of the first rows, for Jupyter."""
-        table = self.limit(DISPLAY_ROWS + 1).to_arrow_table()
+        table = self._preview()
         more = table.num_rows > DISPLAY_ROWS
         rows = table.slice(0, DISPLAY_ROWS).to_pylist()
         head = "".join(f"<th>{html.escape(name)}</th>" for name in table.column_names)
         body = "".join(
-            "<tr>"
-            + "".join(
-                f"<td>{'NULL' if v is None else html.escape(str(v))}</td>" for v in row.values()
-            )
-            + "</tr>"
+            "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row.values()) + "</tr>"
             for row in rows
         )
         note = f"<p>first {DISPLAY_ROWS} rows</p>" if more else ""
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
+
+
+def _cell(value: Any) -> str:
+    return "NULL" if value is None else str(value)
 
 
 class SessionContext:

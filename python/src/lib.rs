@@ -51,25 +51,36 @@ fn runtime() -> &'static Runtime {
     })
 }
 
-/// Runs `future` without the GIL, cancelling it on Ctrl-C.
+/// Runs `future` on the runtime without the GIL while this thread watches
+/// for Python signals: Ctrl-C aborts the task (even while it plans, which
+/// may block a worker on I/O) and raises `KeyboardInterrupt`.
 fn wait<F, T>(py: Python<'_>, future: F) -> PyResult<T>
 where
-    F: Future<Output = Result<T, DataFusionError>> + Send,
-    T: Send,
+    F: Future<Output = Result<T, DataFusionError>> + Send + 'static,
+    T: Send + 'static,
 {
     py.detach(|| {
+        let task = runtime().spawn(future);
+        let abort = task.abort_handle();
         runtime().block_on(async {
             let interrupted = async {
                 loop {
                     tokio::time::sleep(Duration::from_millis(100)).await;
-                    if let Err(e) = Python::attach(|py| py.check_signals()) {
+                    // No interpreter (shutting down): nothing to check.
+                    if let Some(Err(e)) = Python::try_attach(|py| py.check_signals()) {
                         return e;
                     }
                 }
             };
             tokio::select! {
-                result = future => result.map_err(error),
-                e = interrupted => Err(e),
+                joined = task => match joined {
+                    Ok(result) => result.map_err(error),
+                    Err(e) => Err(MlfusionError::new_err(format!("query task failed: {e}"))),
+                },
+                e = interrupted => {
+                    abort.abort();
+                    Err(e)
+                }
             }
         })
     })
@@ -91,17 +102,17 @@ impl SessionContext {
     }
 
     /// Plans `query` (and runs it if it is DDL or SET) and returns a DataFrame.
-    fn sql(&self, py: Python<'_>, query: &str) -> PyResult<PyDataFrame> {
+    fn sql(&self, py: Python<'_>, query: String) -> PyResult<PyDataFrame> {
         let ctx = self.ctx.clone();
-        let df = wait(py, async move { ctx.sql(query).await })?;
+        let df = wait(py, async move { ctx.sql(&query).await })?;
         Ok(PyDataFrame { df })
     }
 
     /// Registers Parquet files (a file, folder, glob or URL) as a table.
-    fn register_parquet(&self, py: Python<'_>, name: &str, path: &str) -> PyResult<()> {
+    fn register_parquet(&self, py: Python<'_>, name: String, path: String) -> PyResult<()> {
         let ctx = self.ctx.clone();
         wait(py, async move {
-            ctx.register_parquet(name, path, ParquetReadOptions::default())
+            ctx.register_parquet(&name, &path, ParquetReadOptions::default())
                 .await
         })
     }
@@ -111,8 +122,8 @@ impl SessionContext {
     fn register_csv(
         &self,
         py: Python<'_>,
-        name: &str,
-        path: &str,
+        name: String,
+        path: String,
         has_header: bool,
         delimiter: &str,
     ) -> PyResult<()> {
@@ -127,20 +138,30 @@ impl SessionContext {
             let options = CsvReadOptions::new()
                 .has_header(has_header)
                 .delimiter(delimiter);
-            ctx.register_csv(name, path, options).await
+            ctx.register_csv(&name, &path, options).await
         })
     }
 
     /// A registered table or view as a DataFrame.
-    fn table(&self, py: Python<'_>, name: &str) -> PyResult<PyDataFrame> {
+    fn table(&self, py: Python<'_>, name: String) -> PyResult<PyDataFrame> {
         let ctx = self.ctx.clone();
-        let df = wait(py, async move { ctx.table(name).await })?;
+        let df = wait(py, async move { ctx.table(name.as_str()).await })?;
         Ok(PyDataFrame { df })
     }
 
     /// Sets a session option, as `SET key = value` does
     /// (`mlfusion.registry`, `datafusion.execution.target_partitions`, …).
     fn set(&self, py: Python<'_>, key: &str, value: &str) -> PyResult<()> {
+        // The key goes into the SQL as written: allow option names only.
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        {
+            return Err(MlfusionError::new_err(format!(
+                "set: {key:?} is not an option name (letters, digits, '_' and '.')"
+            )));
+        }
         let ctx = self.ctx.clone();
         let sql = format!("SET {key} = '{}'", value.replace('\'', "''"));
         wait(py, async move { ctx.sql(&sql).await?.collect().await })?;

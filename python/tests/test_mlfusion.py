@@ -132,11 +132,33 @@ def test_ctrl_c_interrupts_a_long_query():
         "sys.exit(1)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "started"
-    time.sleep(1.0)
-    start = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, out
-    assert "interrupted" in out
-    assert time.monotonic() - start < 10
+    try:
+        assert proc.stdout.readline().strip() == "started"
+        time.sleep(1.0)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+        assert "interrupted" in out
+        assert time.monotonic() - start < 10
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_displayed_action_runs_once(ctx, tmp_path):
+    # Jupyter asks for the text and the HTML view of a cell's value: a
+    # training query shown that way must train once.
+    ctx.set("mlfusion.registry", str(tmp_path / "registry"))
+    df = ctx.sql(
+        f"SELECT model, version FROM ml_train('once', '{PENGUINS}', 'species', 'model_type=logistic_reg, l2_reg=1')"
+    )
+    assert "<td>1</td>" in df._repr_html_()
+    assert "| once" in repr(df)
+    versions = ctx.sql("SELECT count(*) AS n FROM ml_models() WHERE model = 'once'").to_arrow_table()
+    assert versions.to_pylist() == [{"n": 1}]
+
+
+def test_set_takes_option_names_only(ctx):
+    with pytest.raises(mlfusion.MlfusionError, match="not an option name"):
+        ctx.set("mlfusion.registry = 'x' --", "y")
