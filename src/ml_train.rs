@@ -6,6 +6,7 @@
 //! order or file layout give a byte-identical `model.json`.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -325,8 +326,12 @@ fn classes_of(label: &ArrayRef) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Prints progress to stderr once training has taken a few seconds.
-fn progress_printer(name: &str) -> impl FnMut(usize, f64) + '_ {
+/// Prints progress to stderr once training has taken a few seconds, and
+/// stops the training when the query was cancelled.
+fn progress_printer<'a>(
+    name: &'a str,
+    cancelled: &'a AtomicBool,
+) -> impl FnMut(usize, f64) -> bool + 'a {
     let start = Instant::now();
     let mut last = start;
     move |iteration, objective| {
@@ -335,6 +340,17 @@ fn progress_printer(name: &str) -> impl FnMut(usize, f64) + '_ {
             last = now;
             eprintln!("{NAME} {name}: iteration {iteration}, objective {objective:.6}");
         }
+        !cancelled.load(Ordering::Relaxed)
+    }
+}
+
+/// Sets its flag when dropped: a query dropped mid-training (Ctrl-C in the
+/// CLI or in Python) stops the training thread at its next iteration.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -376,9 +392,13 @@ impl Job {
 
         let job = self.clone();
         let rows = data.num_rows();
-        let (model, training_metrics) = tokio::task::spawn_blocking(move || job.train(&data))
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))??;
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let guard = CancelOnDrop(Arc::clone(&cancelled));
+        let (model, training_metrics) =
+            tokio::task::spawn_blocking(move || job.train(&data, &cancelled))
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))??;
+        drop(guard);
         let model_json = model.to_json()?;
         let registry = Registry::for_session(&state)?;
         let metadata = Metadata {
@@ -419,10 +439,14 @@ impl Job {
 
     /// Fits the model on the canonically ordered rows; returns it with its
     /// metrics on those rows.
-    fn train(&self, data: &RecordBatch) -> Result<(Model, BTreeMap<String, Option<f64>>)> {
+    fn train(
+        &self,
+        data: &RecordBatch,
+        cancelled: &AtomicBool,
+    ) -> Result<(Model, BTreeMap<String, Option<f64>>)> {
         let features = Features::fit(data, &self.features, self.max_categories)?;
         let x = features.transform(data)?;
-        let progress = progress_printer(&self.name);
+        let progress = progress_printer(&self.name, cancelled);
         if self.model_type == ModelType::Kmeans {
             let k = self
                 .num_clusters

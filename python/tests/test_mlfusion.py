@@ -146,6 +146,47 @@ def test_ctrl_c_interrupts_a_long_query():
         proc.wait()
 
 
+def test_ctrl_c_stops_a_training(tmp_path):
+    # ml_train prints its progress to stderr every second after 3 s; once the
+    # query is interrupted, the training thread must stop (no more progress
+    # lines) and no version may be written.
+    code = (
+        "import mlfusion, sys, time\n"
+        "ctx = mlfusion.SessionContext()\n"
+        f"ctx.set('mlfusion.registry', {str(tmp_path / 'registry')!r})\n"
+        "df = ctx.sql(\"SELECT * FROM ml_train('long', 'SELECT v % 1000 AS x, v % 7 AS y "
+        "FROM generate_series(1, 200000) AS t(v)', 'y', 'model_type=boosted_tree_regressor, "
+        "max_iterations=100000, max_depth=8')\")\n"
+        "print('started', flush=True)\n"
+        "try:\n"
+        "    df.to_arrow_table()\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.stderr.write('INTERRUPTED\\n'); sys.stderr.flush()\n"
+        "    time.sleep(3)\n"
+        "    sys.stderr.write('DONE\\n'); sys.stderr.flush()\n"
+        "    sys.exit(0)\n"
+        "sys.exit(1)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "started"
+        time.sleep(6.0)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        before, after = err.split("INTERRUPTED", 1)
+        assert "ml_train long: iteration" in before, err
+        # At most one line in flight when the flag was set.
+        assert after.count("iteration") <= 1, err
+        assert "DONE" in after
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not (tmp_path / "registry" / "long").exists()
+
+
 def test_a_displayed_action_runs_once(ctx, tmp_path):
     # Jupyter asks for the text and the HTML view of a cell's value: a
     # training query shown that way must train once.

@@ -431,7 +431,7 @@ pub fn fit(
     classes: usize,
     s: &Settings,
     one_hot: &[(usize, usize)],
-    mut progress: impl FnMut(usize, f64),
+    mut progress: impl FnMut(usize, f64) -> bool,
 ) -> Ensemble {
     let n = x.rows;
     let layout = Layout::new(x, one_hot);
@@ -496,7 +496,9 @@ pub fn fit(
             }
         }
         rounds.push(trees);
-        progress(round + 1, loss / n as f64);
+        if !progress(round + 1, loss / n as f64) {
+            break;
+        }
     }
     Ensemble { base, rounds }
 }
@@ -575,7 +577,7 @@ mod tests {
             data: (0..n).map(|i| i as f64).collect(),
         };
         let y: Vec<f64> = (0..n).map(|i| if i < 150 { 1.0 } else { 5.0 }).collect();
-        let model = fit(&x, &y, 0, &settings(50), &[], |_, _| {});
+        let model = fit(&x, &y, 0, &settings(50), &[], |_, _| true);
         let raw = model.raw(&x);
         for (p, t) in raw.iter().zip(&y) {
             assert!((p - t).abs() < 1e-3, "{p} vs {t}");
@@ -596,7 +598,7 @@ mod tests {
         let y: Vec<f64> = (0..n)
             .map(|i| ((i % 97) as f64).sin() + (i % 13) as f64)
             .collect();
-        let model = fit(&x, &y, 0, &settings(20), &[], |_, _| {});
+        let model = fit(&x, &y, 0, &settings(20), &[], |_, _| true);
         let json = serde_json::to_vec(&model).expect("write");
         let back: Ensemble = serde_json::from_slice(&json).expect("read");
         assert_eq!(serde_json::to_vec(&back).expect("write"), json);
@@ -624,8 +626,8 @@ mod tests {
             cols: 5,
             data,
         };
-        let plain = fit(&x, &y, 0, &settings(15), &[], |_, _| {});
-        let bundled = fit(&x, &y, 0, &settings(15), &[(1, 4)], |_, _| {});
+        let plain = fit(&x, &y, 0, &settings(15), &[], |_, _| true);
+        let bundled = fit(&x, &y, 0, &settings(15), &[(1, 4)], |_, _| true);
         for (a, b) in plain.raw(&x).iter().zip(bundled.raw(&x)) {
             assert!((a - b).abs() < 1e-9, "{a} vs {b}");
         }
@@ -642,13 +644,13 @@ mod tests {
                 .collect(),
         };
         let y2: Vec<f64> = (0..n).map(|i| f64::from((i % 30) >= 12)).collect();
-        let binary = fit(&x, &y2, 2, &settings(30), &[], |_, _| {});
+        let binary = fit(&x, &y2, 2, &settings(30), &[], |_, _| true);
         let p = binary.predict_proba(&x);
         for (i, t) in y2.iter().enumerate() {
             assert_eq!(p[2 * i + 1] > 0.5, *t > 0.5);
         }
         let y3: Vec<f64> = (0..n).map(|i| ((i % 30) / 10) as f64).collect();
-        let multi = fit(&x, &y3, 3, &settings(30), &[], |_, _| {});
+        let multi = fit(&x, &y3, 3, &settings(30), &[], |_, _| true);
         let p = multi.predict_proba(&x);
         let predicted = crate::models::argmax_rows(&p, 3);
         assert_eq!(predicted, y3);

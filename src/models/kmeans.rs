@@ -40,7 +40,7 @@ pub fn fit(
     x: &Matrix,
     k: usize,
     max_iterations: usize,
-    mut progress: impl FnMut(usize, f64),
+    mut progress: impl FnMut(usize, f64) -> bool,
 ) -> Vec<Vec<f64>> {
     let n = x.rows;
     let mut rng = SplitMix(0);
@@ -82,8 +82,7 @@ pub fn fit(
                 changed += 1;
             }
         }
-        progress(iteration, inertia / n as f64);
-        if changed == 0 {
+        if !progress(iteration, inertia / n as f64) || changed == 0 {
             break;
         }
         let mut sums = vec![vec![0.0; d]; k];
@@ -188,7 +187,7 @@ mod tests {
             cols: 2,
             data,
         };
-        let centroids = fit(&x, 3, 50, |_, _| {});
+        let centroids = fit(&x, 3, 50, |_, _| true);
         // Every blob has a centroid within 0.5 of its center, and every
         // blob's rows share one cluster.
         for c in centers {

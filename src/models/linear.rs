@@ -95,7 +95,7 @@ pub fn fit_linear(
     y: &[f64],
     penalty: &Penalty,
     max_iterations: usize,
-    progress: impl FnMut(usize, f64),
+    progress: impl FnMut(usize, f64) -> bool,
 ) -> Fitted {
     let d = x.cols;
     let n = x.rows.max(1) as f64;
@@ -230,7 +230,7 @@ pub fn fit_logistic(
     classes: usize,
     penalty: &Penalty,
     max_iterations: usize,
-    progress: impl FnMut(usize, f64),
+    progress: impl FnMut(usize, f64) -> bool,
 ) -> Fitted {
     let d = x.cols;
     let w = d + 1;
@@ -344,13 +344,13 @@ mod tests {
             .map(|i| 1.5 + 2.0 * x.row(i)[0] - 3.0 * x.row(i)[1])
             .collect();
         let none = Penalty { l1: 0.0, l2: 0.0 };
-        let fit = fit_linear(&x, &y, &none, 100, |_, _| {});
+        let fit = fit_linear(&x, &y, &none, 100, |_, _| true);
         assert!((fit.coef[0][0] - 2.0).abs() < 1e-6, "{:?}", fit.coef);
         assert!((fit.coef[0][1] + 3.0).abs() < 1e-6, "{:?}", fit.coef);
         assert!((fit.intercept[0] - 1.5).abs() < 1e-6, "{:?}", fit.intercept);
         // The iterative path (with a negligible L1) agrees.
         let tiny_l1 = Penalty { l1: 1e-9, l2: 0.0 };
-        let fit = fit_linear(&x, &y, &tiny_l1, 500, |_, _| {});
+        let fit = fit_linear(&x, &y, &tiny_l1, 500, |_, _| true);
         assert!((fit.coef[0][0] - 2.0).abs() < 1e-3, "{:?}", fit.coef);
         assert!((fit.coef[0][1] + 3.0).abs() < 1e-3, "{:?}", fit.coef);
     }
@@ -368,7 +368,7 @@ mod tests {
         ]);
         let y = vec![0.0, 1.0, 1.0, 0.0, 2.0, 0.0];
         let penalty = Penalty { l1: 0.0, l2: 0.5 };
-        let fit = fit_logistic(&x, &y, 3, &penalty, 500, |_, _| {});
+        let fit = fit_logistic(&x, &y, 3, &penalty, 500, |_, _| true);
         let probs = predict_proba(&x, &fit.coef, &fit.intercept);
         for row in probs.chunks_exact(3) {
             assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);

@@ -27,12 +27,12 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 /// Minimizes `f` (which returns f(x) and writes ∇f(x) into its second
 /// argument) plus the L1 penalty, from `x`. `progress` sees each iteration's
-/// objective.
+/// objective and returns false to stop early (a cancelled training).
 pub fn minimize(
     mut x: Vec<f64>,
     mut f: impl FnMut(&[f64], &mut [f64]) -> f64,
     settings: &Settings,
-    mut progress: impl FnMut(usize, f64),
+    mut progress: impl FnMut(usize, f64) -> bool,
 ) -> Outcome {
     let n = x.len();
     let l1 = settings.l1;
@@ -157,8 +157,9 @@ pub fn minimize(
         std::mem::swap(&mut g, &mut g_new);
         let improvement = objective - candidate;
         objective = candidate;
-        progress(iterations, objective);
-        if improvement <= settings.tolerance * objective.abs().max(1.0) {
+        if !progress(iterations, objective)
+            || improvement <= settings.tolerance * objective.abs().max(1.0)
+        {
             break;
         }
     }
@@ -187,7 +188,7 @@ mod tests {
             l1: 0.0,
             penalized: &[true, true],
         };
-        let out = minimize(vec![0.0, 0.0], f, &settings, |_, _| {});
+        let out = minimize(vec![0.0, 0.0], f, &settings, |_, _| true);
         assert!((out.x[0] - 3.0).abs() < 1e-6, "{:?}", out.x);
         assert!((out.x[1] + 1.0).abs() < 1e-6, "{:?}", out.x);
     }
@@ -207,7 +208,7 @@ mod tests {
             l1: 1.0,
             penalized: &[true, true],
         };
-        let out = minimize(vec![0.0, 0.0], f, &settings, |_, _| {});
+        let out = minimize(vec![0.0, 0.0], f, &settings, |_, _| true);
         assert!((out.x[0] - 2.5).abs() < 1e-6, "{:?}", out.x);
         assert_eq!(out.x[1], 0.0);
     }
