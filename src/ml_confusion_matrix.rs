@@ -7,10 +7,10 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{exec_err, Result};
+use datafusion::common::Result;
 
 use crate::action_table::ActionTable;
-use crate::ml_evaluate::{model_and_source, score_rows, Scored};
+use crate::ml_evaluate::{model_and_source, score_classes};
 use crate::models::argmax_rows;
 
 const NAME: &str = "ml_confusion_matrix";
@@ -39,11 +39,7 @@ impl TableFunctionImpl for MlConfusionMatrix {
                 let (source, model, schema) =
                     (source.clone(), Arc::clone(&model), Arc::clone(&out_schema));
                 Box::pin(async move {
-                    let Scored::Classes { truth, probs } =
-                        score_rows(NAME, state, source, &model).await?
-                    else {
-                        return exec_err!("{NAME}: the model is not a classifier");
-                    };
+                    let (truth, probs) = score_classes(NAME, state, source, &model).await?;
                     let k = model.label.classes.len();
                     // counts[predicted][expected]: one output column per predicted class.
                     let mut counts = vec![vec![0i64; k]; k];

@@ -134,6 +134,20 @@ pub async fn score_rows(
     })
 }
 
+/// The true class indices and the n × k probabilities of a classifier over
+/// every row of `source`.
+pub async fn score_classes(
+    function: &str,
+    state: SessionState,
+    source: LogicalPlan,
+    model: &Model,
+) -> Result<(Vec<usize>, Vec<f64>)> {
+    match score_rows(function, state, source, model).await? {
+        Scored::Classes { truth, probs } => Ok((truth, probs)),
+        Scored::Values { .. } => exec_err!("{function}: the model is not a classifier"),
+    }
+}
+
 /// Loads the model and resolves the source of an evaluation function,
 /// checking at planning that the source has the label and every feature.
 pub fn model_and_source(

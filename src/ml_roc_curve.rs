@@ -9,10 +9,10 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{exec_err, plan_err, Result};
+use datafusion::common::{plan_err, Result};
 
 use crate::action_table::ActionTable;
-use crate::ml_evaluate::{model_and_source, score_rows, Scored};
+use crate::ml_evaluate::{model_and_source, score_classes};
 
 const NAME: &str = "ml_roc_curve";
 
@@ -93,11 +93,7 @@ impl TableFunctionImpl for MlRocCurve {
             Box::new(move |state| {
                 let (source, model) = (source.clone(), Arc::clone(&model));
                 Box::pin(async move {
-                    let Scored::Classes { truth, probs } =
-                        score_rows(NAME, state, source, &model).await?
-                    else {
-                        return exec_err!("{NAME}: the model is not a classifier");
-                    };
+                    let (truth, probs) = score_classes(NAME, state, source, &model).await?;
                     let scores: Vec<f64> = probs.chunks_exact(2).map(|p| p[1]).collect();
                     let positive: Vec<bool> = truth.iter().map(|&t| t == 1).collect();
                     let rows = curve(&scores, &positive);

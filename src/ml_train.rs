@@ -38,20 +38,6 @@ use crate::source::{resolve, session_state, string_arg};
 
 const NAME: &str = "ml_train";
 
-const KEYS: &[&str] = &[
-    "model_type",
-    "features",
-    "l1_reg",
-    "l2_reg",
-    "max_iterations",
-    "max_categories",
-    "max_depth",
-    "learning_rate",
-    "min_split_loss",
-    "min_child_weight",
-    "num_clusters",
-];
-
 /// The options each model type takes (besides model_type and features).
 fn keys_for(model_type: ModelType) -> &'static [&'static str] {
     match model_type {
@@ -69,6 +55,22 @@ fn keys_for(model_type: ModelType) -> &'static [&'static str] {
         ],
         ModelType::Kmeans => &["num_clusters", "max_iterations", "max_categories"],
     }
+}
+
+/// Every option key: model_type, features, then each model type's keys in
+/// the order of MODEL_TYPES.
+fn all_keys() -> Vec<&'static str> {
+    let mut keys = vec!["model_type", "features"];
+    for key in MODEL_TYPES
+        .iter()
+        .filter_map(|t| ModelType::parse(t))
+        .flat_map(keys_for)
+    {
+        if !keys.contains(key) {
+            keys.push(key);
+        }
+    }
+    keys
 }
 
 /// Columns `ml_split` adds, never features by default.
@@ -147,7 +149,7 @@ impl TableFunctionImpl for MlTrain {
             Some(e) => string_arg(NAME, "options", e)?,
             None => String::new(),
         };
-        let options = Options::parse(NAME, &options_text, KEYS)?;
+        let options = Options::parse(NAME, &options_text, &all_keys())?;
         let model_type = match options.choice("model_type", MODEL_TYPES)? {
             Some(t) => ModelType::parse(t).ok_or_else(|| plan_datafusion_err!("{NAME}: {t}"))?,
             None => {
