@@ -15,8 +15,10 @@
 
 use std::sync::Arc;
 
+use datafusion::catalog::{CatalogProviderList, TableFunctionImpl};
 use datafusion::execution::object_store::DefaultObjectStoreRegistry;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use mlfusion_udfs as udfs;
@@ -55,17 +57,9 @@ pub fn register_all(ctx: &SessionContext) {
         ctx.register_udaf(udaf.as_ref().clone());
     }
     ctx.add_analyzer_rule(Arc::new(wildcard::ExpandRowWildcards));
-    ctx.register_udtf("ml_split", Arc::new(ml_split::MlSplit));
-    ctx.register_udtf("ml_train", Arc::new(ml_train::MlTrain));
-    ctx.register_udtf("ml_predict", Arc::new(ml_predict::MlPredict));
-    ctx.register_udtf("ml_evaluate", Arc::new(ml_evaluate::MlEvaluate));
-    ctx.register_udtf(
-        "ml_confusion_matrix",
-        Arc::new(ml_confusion_matrix::MlConfusionMatrix),
-    );
-    ctx.register_udtf("ml_roc_curve", Arc::new(ml_roc_curve::MlRocCurve));
-    ctx.register_udtf("ml_models", Arc::new(ml_models::MlModels));
-    ctx.register_udtf("ml_deploy", Arc::new(ml_deploy::MlDeploy));
+    for (name, function) in table_functions() {
+        ctx.register_udtf(name, function);
+    }
     // `SET mlfusion.registry = ...` needs the settings registered.
     let state = ctx.state_ref();
     let mut state = state.write();
@@ -75,19 +69,68 @@ pub fn register_all(ctx: &SessionContext) {
     }
 }
 
+/// mlfusion's table functions and their SQL names.
+pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
+    vec![
+        ("ml_split", Arc::new(ml_split::MlSplit)),
+        ("ml_train", Arc::new(ml_train::MlTrain)),
+        ("ml_predict", Arc::new(ml_predict::MlPredict)),
+        ("ml_evaluate", Arc::new(ml_evaluate::MlEvaluate)),
+        (
+            "ml_confusion_matrix",
+            Arc::new(ml_confusion_matrix::MlConfusionMatrix),
+        ),
+        ("ml_roc_curve", Arc::new(ml_roc_curve::MlRocCurve)),
+        ("ml_models", Arc::new(ml_models::MlModels)),
+        ("ml_deploy", Arc::new(ml_deploy::MlDeploy)),
+    ]
+}
+
+/// The runtime environment of mlfusion's sessions: the built-in object
+/// stores plus Azure, and `s3://` / `gs://` stores built from the
+/// environment on first use.
+fn runtime_env() -> Arc<RuntimeEnv> {
+    let registry =
+        object_stores::CloudObjectStoreRegistry::new(Arc::new(DefaultObjectStoreRegistry::new()));
+    RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::new(registry))
+        .build_arc()
+        .expect("a default runtime environment")
+}
+
 /// A `SessionContext` with mlfusion's defaults: every function registered,
 /// Azure URLs besides the built-in object stores,
 /// `information_schema` on (so `SHOW FUNCTIONS` describes them), and file
 /// paths and URLs queryable as tables (`SELECT * FROM 'data.parquet'`).
 pub fn session_context(config: SessionConfig) -> SessionContext {
-    let registry =
-        object_stores::CloudObjectStoreRegistry::new(Arc::new(DefaultObjectStoreRegistry::new()));
-    let runtime = RuntimeEnvBuilder::new()
-        .with_object_store_registry(Arc::new(registry))
-        .build_arc()
-        .expect("a default runtime environment");
-    let ctx = SessionContext::new_with_config_rt(config.with_information_schema(true), runtime)
-        .enable_url_table();
+    let ctx =
+        SessionContext::new_with_config_rt(config.with_information_schema(true), runtime_env())
+            .enable_url_table();
+    register_all(&ctx);
+    ctx
+}
+
+/// A session with mlfusion's defaults over given `catalogs`: where mlfusion's
+/// table functions plan and run when another DataFusion build (such as the
+/// `datafusion` Python package) calls them, since that caller's session
+/// cannot run mlfusion's plans itself. `settings` are its `mlfusion.*`
+/// settings.
+pub fn session_context_over(
+    config: SessionConfig,
+    catalogs: Arc<dyn CatalogProviderList>,
+    settings: config::MlfusionOptions,
+) -> SessionContext {
+    // The caller's catalogs are used as they are: creating a default catalog
+    // would replace theirs.
+    let mut config = config.with_create_default_catalog_and_schema(false);
+    config.options_mut().extensions.insert(settings);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime_env())
+        .with_default_features()
+        .with_catalog_list(catalogs)
+        .build();
+    let ctx = SessionContext::new_with_state(state).enable_url_table();
     register_all(&ctx);
     ctx
 }

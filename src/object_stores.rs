@@ -10,15 +10,69 @@
 
 use std::sync::Arc;
 
-use datafusion::common::Result;
+use std::str::FromStr;
+
+use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreRegistry;
-use object_store::aws::AmazonS3Builder;
-use object_store::azure::MicrosoftAzureBuilder;
-use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::ObjectStore;
 use url::Url;
 
 const AZURE_SCHEMES: &[&str] = &["az", "azure", "abfs", "abfss", "adl"];
+
+fn is_cloud(url: &Url) -> bool {
+    AZURE_SCHEMES.contains(&url.scheme()) || ["s3", "gs"].contains(&url.scheme())
+}
+
+/// The object store for `url` (`s3://bucket`, `gs://bucket`, an Azure
+/// container): the environment's settings, then `options` in object_store's
+/// configuration keys (`aws_endpoint`, `aws_access_key_id`,
+/// `aws_allow_http`, `azure_storage_account_name`,
+/// `google_service_account`, …).
+pub fn cloud_store(url: &Url, options: &[(String, String)]) -> Result<Arc<dyn ObjectStore>> {
+    fn keyed<K: FromStr<Err = object_store::Error>>(url: &Url, key: &str) -> Result<K> {
+        K::from_str(key).map_err(|_| {
+            DataFusionError::Plan(format!(
+                "object store options for {url}: unknown option {key:?}; see object_store's \
+                 configuration keys for {} (e.g. aws_endpoint, aws_access_key_id, \
+                 azure_storage_account_name, google_service_account)",
+                url.scheme()
+            ))
+        })
+    }
+    Ok(match url.scheme() {
+        s if AZURE_SCHEMES.contains(&s) => {
+            let mut builder = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
+            for (key, value) in options {
+                builder = builder.with_config(keyed::<AzureConfigKey>(url, key)?, value);
+            }
+            Arc::new(builder.build()?)
+        }
+        "s3" => {
+            let mut builder = AmazonS3Builder::from_env().with_url(url.as_str());
+            for (key, value) in options {
+                builder = builder.with_config(keyed::<AmazonS3ConfigKey>(url, key)?, value);
+            }
+            Arc::new(builder.build()?)
+        }
+        "gs" => {
+            let mut builder = GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
+            for (key, value) in options {
+                builder = builder.with_config(keyed::<GoogleConfigKey>(url, key)?, value);
+            }
+            Arc::new(builder.build()?)
+        }
+        other => {
+            return Err(DataFusionError::Plan(format!(
+                "object store for {url}: the scheme {other}:// is not a cloud store; use s3://, \
+                 gs://, or an Azure scheme ({})",
+                AZURE_SCHEMES.join(", ")
+            )))
+        }
+    })
+}
 
 /// Wraps a registry: URLs it has no store for get an Azure store when their
 /// scheme is Azure's.
@@ -49,20 +103,10 @@ impl ObjectStoreRegistry for CloudObjectStoreRegistry {
     fn get_store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
         match self.inner.get_store(url) {
             Err(e) => {
-                let store: Arc<dyn ObjectStore> = match url.scheme() {
-                    s if AZURE_SCHEMES.contains(&s) => Arc::new(
-                        MicrosoftAzureBuilder::from_env()
-                            .with_url(url.as_str())
-                            .build()?,
-                    ),
-                    "s3" => Arc::new(AmazonS3Builder::from_env().with_url(url.as_str()).build()?),
-                    "gs" => Arc::new(
-                        GoogleCloudStorageBuilder::from_env()
-                            .with_url(url.as_str())
-                            .build()?,
-                    ),
-                    _ => return Err(e),
-                };
+                if !is_cloud(url) {
+                    return Err(e);
+                }
+                let store = cloud_store(url, &[])?;
                 self.inner.register_store(url, Arc::clone(&store));
                 Ok(store)
             }

@@ -2,10 +2,12 @@
 
 use std::process::{Command, Output};
 
+mod common;
+
 fn mlfusion(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mlfusion"))
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(common::repo_root())
         .output()
         .expect("run mlfusion")
 }
@@ -124,8 +126,7 @@ fn split_example_runs_as_the_readme_says() {
 
 #[test]
 fn train_example_runs_as_the_readme_says() {
-    let registry =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/examples/registry");
+    let registry = common::repo_root().join("target/examples/registry");
     let _ = std::fs::remove_dir_all(&registry);
     let out = mlfusion(&["-q", "--format", "csv", "-f", "sql/examples/train.sql"]);
     let text = stdout(&out);

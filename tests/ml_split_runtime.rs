@@ -10,7 +10,7 @@ const SQL: &str = "SELECT count(*), dataset_fingerprint(*) FROM ml_split('data/p
                    'test_fraction=0.2, folds=3, stratify=species')";
 
 async fn split_fingerprint() -> Result<Vec<Option<i64>>> {
-    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR"))?;
+    std::env::set_current_dir(common::repo_root())?;
     let ctx: SessionContext = mlfusion::session_context(SessionConfig::new());
     common::first_row(&ctx, SQL).await
 }

@@ -5,11 +5,7 @@ use mlfusion::models::metrics::{classification, regression, Metrics};
 use serde_json::Value;
 
 fn reference() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/metrics_reference.json"
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).expect("read reference")).expect("JSON")
+    serde_json::from_str(include_str!("data/metrics_reference.json")).expect("JSON")
 }
 
 fn floats(v: &Value) -> Vec<f64> {

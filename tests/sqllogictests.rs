@@ -3,7 +3,9 @@
 //!
 //! `MLFUSION_SLT=name` runs only files whose name contains `name`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+mod common;
 
 use datafusion::prelude::SessionConfig;
 use datafusion_sqllogictest::{df_value_validator, value_normalizer, DataFusion};
@@ -11,7 +13,7 @@ use indicatif::ProgressBar;
 use sqllogictest::strict_column_validator;
 
 fn slt_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let dir = common::repo_root().join("sql");
     let filter = std::env::var("MLFUSION_SLT").unwrap_or_default();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("sql/ exists")
@@ -29,7 +31,7 @@ async fn sql_logic_tests() {
     assert!(!files.is_empty(), "no sql/*.slt files matched");
     // Files that write data (COPY ... TO) write under target/slt_scratch/,
     // emptied first so reruns start from nothing.
-    let scratch = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/slt_scratch");
+    let scratch = common::repo_root().join("target/slt_scratch");
     if scratch.exists() {
         std::fs::remove_dir_all(&scratch).expect("remove old target/slt_scratch");
     }
@@ -48,7 +50,7 @@ async fn sql_logic_tests() {
         runner.with_normalizer(value_normalizer);
         runner.with_validator(df_value_validator);
         // Relative paths inside .slt files are relative to the repository root.
-        std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).expect("cd to the crate root");
+        std::env::set_current_dir(common::repo_root()).expect("cd to the crate root");
         match runner.run_file_async(&path).await {
             Ok(()) => println!("ok   {}", relative.display()),
             Err(e) => failures.push(format!("{}: {e}", relative.display())),

@@ -12,6 +12,7 @@ Queries run in Rust with the GIL released; Ctrl-C interrupts a long one. Errors 
 from __future__ import annotations
 
 import html
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -44,12 +45,13 @@ class DataFrame:
         self._preview_table: pa.Table | None = None
 
     def to_arrow_table(self) -> pa.Table:
-        """Runs the query; the result as a ``pyarrow.Table``."""
-        return pa.ipc.open_stream(self._inner.collect_ipc()).read_all()
+        """Runs the query; the result as a ``pyarrow.Table`` (its buffers are the query's own,
+        not copies)."""
+        return pa.RecordBatchReader.from_stream(self._inner).read_all()
 
     def collect(self) -> list[pa.RecordBatch]:
         """Runs the query; the result as a list of ``pyarrow.RecordBatch``."""
-        return self.to_arrow_table().to_batches()
+        return list(pa.RecordBatchReader.from_stream(self._inner))
 
     def to_pandas(self) -> "pandas.DataFrame":
         """Runs the query; the result as a ``pandas.DataFrame`` (needs pandas)."""
@@ -63,7 +65,7 @@ class DataFrame:
 
     def schema(self) -> pa.Schema:
         """The result's Arrow schema (without running the query)."""
-        return pa.ipc.open_stream(self.limit(0)._inner.collect_ipc()).schema
+        return pa.schema(self._inner)
 
     def limit(self, n: int) -> "DataFrame":
         """The first ``n`` rows."""
@@ -78,8 +80,9 @@ class DataFrame:
         return self._inner.logical_plan()
 
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
-        """The Arrow C stream interface: runs the query and exports the result."""
-        return self.to_arrow_table().__arrow_c_stream__(requested_schema)
+        """The Arrow C stream interface: runs the query and exports the result without
+        copying it."""
+        return self._inner.__arrow_c_stream__(requested_schema)
 
     def _preview(self) -> pa.Table:
         # One run of the query serves every view a notebook asks for (text and
@@ -122,7 +125,7 @@ class SessionContext:
     """A DataFusion session with every mlfusion function registered.
 
     The same names as ``datafusion.SessionContext``: :meth:`sql`, :meth:`register_parquet`,
-    :meth:`register_csv`, :meth:`table`. Paths may be local or object store URLs
+    :meth:`register_csv`, :meth:`register_object_store`, :meth:`table`. Paths may be local or object store URLs
     (``s3://``, ``gs://``, ``az://``; credentials from the standard environment variables).
     """
 
@@ -141,6 +144,20 @@ class SessionContext:
         """Registers CSV files (a file, folder, glob or URL) as table ``name``."""
         self._inner.register_csv(name, str(path), has_header, delimiter)
 
+    def register_object_store(self, url: str, options: dict[str, str] | None = None) -> None:
+        """Registers the object store for ``url`` (``s3://bucket``, ``gs://bucket``,
+        ``az://container``): the standard environment variables, then ``options`` in
+        object_store's keys, e.g. for an S3-compatible server::
+
+            ctx.register_object_store("s3://lake", {
+                "aws_endpoint": "http://127.0.0.1:9000", "aws_allow_http": "true",
+                "aws_access_key_id": "...", "aws_secret_access_key": "...", "aws_region": "us-east-1",
+            })
+
+        Tables, table-function sources and the model registry under ``url`` then use it.
+        """
+        self._inner.register_object_store(str(url), [(str(k), str(v)) for k, v in (options or {}).items()])
+
     def table(self, name: str) -> DataFrame:
         """A registered table or view."""
         return DataFrame(self._inner.table(name))
@@ -150,8 +167,8 @@ class SessionContext:
         self._inner.set(key, str(value))
 
 
-def register(ctx: Any) -> None:
-    """Registers mlfusion's scalar and aggregate functions in a ``datafusion.SessionContext``.
+def register(ctx: Any, registry: str | None = None) -> None:
+    """Registers every mlfusion function in a ``datafusion.SessionContext``.
 
     For users of the ``datafusion`` Python package who keep their own context::
 
@@ -159,13 +176,25 @@ def register(ctx: Any) -> None:
         dctx = datafusion.SessionContext()
         mlfusion.register(dctx)
         dctx.sql("SELECT abs_mod(farm_fingerprint(email), 10) AS bucket FROM users")
+        dctx.sql("SELECT * FROM ml_split('users', 'folds=5')")
 
     The functions cross through DataFusion's FFI, which is stable within a major version:
     this build supports ``datafusion`` ``{major}.x``; another major version is refused with
-    :class:`MlfusionError`. ``farm_fingerprint``, ``row_fingerprint`` (with its columns
-    listed: ``*`` needs mlfusion's own context), ``abs_mod`` and ``dataset_fingerprint`` are
-    registered; the table functions (``ml_split``, ``ml_train``, …) plan against mlfusion's
-    own session, so use :class:`SessionContext` for them.
+    :class:`MlfusionError`. Registered: the scalar functions (``row_fingerprint`` with its
+    columns listed, as ``*`` needs mlfusion's own context), the aggregate
+    ``dataset_fingerprint``, and the table functions (``ml_split``, ``ml_train``,
+    ``ml_predict``, ``ml_evaluate``, ``ml_confusion_matrix``, ``ml_roc_curve``,
+    ``ml_models``, ``ml_deploy``).
+
+    The table functions plan and run in a private mlfusion session that reads ``ctx``'s
+    tables and views (those of its default schema, streamed through the Arrow C stream
+    interface), so their sources may be ``ctx``'s table names, queries over them, or paths
+    and URLs. Paths and URLs
+    are read by mlfusion itself: object stores registered on ``ctx`` are not visible
+    to it, so give ``s3://``/``gs://``/``az://`` credentials through the standard
+    environment variables (or read the files through a table of ``ctx``).
+    ``registry`` is where models are stored (the ``mlfusion.registry`` setting;
+    default ``./mlfusion_registry``).
     """
     import datafusion
 
@@ -181,6 +210,36 @@ def register(ctx: Any) -> None:
         ctx.register_udf(datafusion.udf(function))
     for function in _mlfusion.aggregate_functions():
         ctx.register_udaf(datafusion.udaf(function))
+    host = weakref.ref(ctx)  # the registered functions must not keep ctx alive
+
+    def host_table(name: str, open: bool) -> Any:
+        # `name` is one identifier (it may hold dots, as 'data.parquet' does).
+        quoted = '"' + name.replace('"', '""') + '"'
+        live = host()
+        exists = live is not None and live.table_exist(quoted)
+        if not open:
+            return exists
+        return live.table(quoted) if exists else None
+
+    for function in _mlfusion.table_functions(host_table, None if registry is None else str(registry)):
+        ctx.register_udtf(datafusion.udtf(_host_call(function), function.name))
+
+
+def _host_call(function: Any) -> Any:
+    """``function`` as a Python table function: literal arguments in, a table provider out."""
+
+    def call(*args: Any) -> Any:
+        return function.call([_literal(arg) for arg in args])
+
+    return call
+
+
+def _literal(expr: Any) -> Any:
+    try:
+        value = expr.python_value()
+    except Exception as e:
+        raise MlfusionError(f"mlfusion table functions take literal arguments, got {expr}") from e
+    return value.as_py() if hasattr(value, "as_py") else value
 
 
 register.__doc__ = register.__doc__.format(major=_mlfusion.DATAFUSION_MAJOR)

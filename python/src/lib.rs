@@ -1,7 +1,8 @@
 //! The Rust side of the `mlfusion` Python package: a DataFusion session with
-//! every mlfusion function, and DataFrames that hand their results to Python
-//! as an Arrow IPC stream (pyarrow reads it; the Python side then offers the
-//! Arrow C stream interface).
+//! every mlfusion function, DataFrames that hand their results to Python
+//! through the Arrow C stream interface (no copies), and the exports of the
+//! functions to a `datafusion.SessionContext` (`hosted` for the table
+//! functions).
 //!
 //! Queries run on a Tokio runtime with the GIL released; while one runs, the
 //! calling thread checks for Python signals every 100 ms, so Ctrl-C cancels
@@ -11,18 +12,28 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use datafusion::arrow::ipc::writer::StreamWriter;
+use datafusion::arrow::array::RecordBatchIterator;
+use datafusion::arrow::ffi::FFI_ArrowSchema;
+use datafusion::arrow::ffi_stream::FFI_ArrowArrayStream;
 use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::catalog::{TableFunctionImpl, TableProvider};
+use datafusion::common::ScalarValue;
 use datafusion::error::DataFusionError;
+use datafusion::logical_expr::{lit, Expr};
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::{CsvReadOptions, DataFrame, ParquetReadOptions, SessionConfig};
+use datafusion_ffi::proto::logical_extension_codec::FFI_LogicalExtensionCodec;
+use datafusion_ffi::table_provider::FFI_TableProvider;
 use datafusion_ffi::udaf::FFI_AggregateUDF;
 use datafusion_ffi::udf::FFI_ScalarUDF;
+use mlfusion::config::MlfusionOptions;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyCapsule};
+use pyo3::types::{PyBool, PyCapsule, PyInt};
 use tokio::runtime::Runtime;
+
+mod hosted;
 
 /// DataFusion's FFI is stable within a major version: the `datafusion`
 /// Python package must share ours.
@@ -59,6 +70,13 @@ where
     F: Future<Output = Result<T, DataFusionError>> + Send + 'static,
     T: Send + 'static,
 {
+    // Blocking on the runtime from one of its own threads (Python code that
+    // a running query calls back) would panic: refuse instead.
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(MlfusionError::new_err(
+            "mlfusion cannot run a query from code that a running mlfusion query called",
+        ));
+    }
     py.detach(|| {
         let task = runtime().spawn(future);
         let abort = task.abort_handle();
@@ -142,6 +160,31 @@ impl SessionContext {
         })
     }
 
+    /// Registers the object store for `url` (`s3://bucket`, `gs://bucket`,
+    /// `az://container`): the standard environment variables, then
+    /// `options` in object_store's keys (`aws_endpoint`,
+    /// `aws_access_key_id`, `aws_secret_access_key`, `aws_region`,
+    /// `aws_allow_http`, `azure_storage_account_name`, …). Tables, sources
+    /// and the model registry under `url` then use it.
+    #[pyo3(signature = (url, options=None))]
+    fn register_object_store(
+        &self,
+        url: &str,
+        options: Option<Vec<(String, String)>>,
+    ) -> PyResult<()> {
+        let parsed = url::Url::parse(url).map_err(|e| {
+            MlfusionError::new_err(format!(
+                "register_object_store: {url:?} is not a URL such as s3://bucket: {e}"
+            ))
+        })?;
+        let store = mlfusion::object_stores::cloud_store(&parsed, &options.unwrap_or_default())
+            .map_err(error)?;
+        let base = url::Url::parse(&parsed[..url::Position::BeforePath])
+            .map_err(|e| MlfusionError::new_err(format!("register_object_store: {url:?}: {e}")))?;
+        self.ctx.register_object_store(&base, store);
+        Ok(())
+    }
+
     /// A registered table or view as a DataFrame.
     fn table(&self, py: Python<'_>, name: String) -> PyResult<PyDataFrame> {
         let ctx = self.ctx.clone();
@@ -177,20 +220,33 @@ struct PyDataFrame {
 
 #[pymethods]
 impl PyDataFrame {
-    /// Runs the query; the result as Arrow IPC stream bytes (read with
-    /// `pyarrow.ipc.open_stream`).
-    fn collect_ipc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+    /// Runs the query; the result as an Arrow C stream (the Arrow PyCapsule
+    /// interface): consumers take the batches without copying them.
+    /// `requested_schema` is ignored (the protocol allows it).
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let _ = requested_schema;
         let df = self.df.clone();
-        let schema = df.schema().as_arrow().clone();
+        let schema = Arc::new(df.schema().as_arrow().clone());
         let batches = wait(py, async move { df.collect().await })?;
-        let mut bytes = Vec::new();
-        let mut writer = StreamWriter::try_new(&mut bytes, &schema).map_err(|e| error(e.into()))?;
-        for batch in &batches {
-            writer.write(batch).map_err(|e| error(e.into()))?;
-        }
-        writer.finish().map_err(|e| error(e.into()))?;
-        drop(writer);
-        Ok(PyBytes::new(py, &bytes))
+        let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
+        PyCapsule::new_with_value(
+            py,
+            FFI_ArrowArrayStream::new(Box::new(reader)),
+            c"arrow_array_stream",
+        )
+    }
+
+    /// The result's schema (the Arrow PyCapsule interface), without running
+    /// the query.
+    fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        let schema =
+            FFI_ArrowSchema::try_from(self.df.schema().as_arrow()).map_err(|e| error(e.into()))?;
+        PyCapsule::new_with_value(py, schema, c"arrow_schema")
     }
 
     /// The first `limit` rows as text, as the `mlfusion` CLI prints them.
@@ -264,6 +320,149 @@ impl ExportedAggregateFunction {
     }
 }
 
+/// An mlfusion table function for a `datafusion.SessionContext` (the host):
+/// `mlfusion.register` wraps [`Self::call`] in a Python table function (see
+/// `hosted` for why not DataFusion's FFI for table functions).
+#[pyclass(name = "TableFunction", module = "mlfusion._mlfusion", frozen)]
+struct ExportedTableFunction {
+    name: &'static str,
+    function: Arc<dyn TableFunctionImpl>,
+    /// `host(name, open)`: see `hosted`.
+    host: Arc<Py<PyAny>>,
+    settings: MlfusionOptions,
+}
+
+#[pymethods]
+impl ExportedTableFunction {
+    #[getter]
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    /// Calls the function with literal arguments (str, int, float, bool or
+    /// None); the result is a table for the host.
+    fn call(&self, py: Python<'_>, args: Vec<Bound<'_, PyAny>>) -> PyResult<HostedTable> {
+        let args = args
+            .iter()
+            .map(|a| literal(self.name, a))
+            .collect::<PyResult<Vec<Expr>>>()?;
+        let function = Arc::clone(&self.function);
+        let host = Arc::clone(&self.host);
+        let settings = self.settings.clone();
+        // Without the GIL: planning may look tables up in the host, which
+        // takes it on another thread.
+        let table = py
+            .detach(|| {
+                hosted::call(
+                    function.as_ref(),
+                    &args,
+                    host,
+                    settings,
+                    runtime().handle().clone(),
+                )
+            })
+            .map_err(error)?;
+        Ok(HostedTable { table })
+    }
+}
+
+/// A Python value as a literal argument.
+fn literal(function: &str, value: &Bound<'_, PyAny>) -> PyResult<Expr> {
+    Ok(if value.is_none() {
+        lit(ScalarValue::Null)
+    } else if let Ok(b) = value.cast::<PyBool>() {
+        lit(b.is_true())
+    } else if value.is_instance_of::<PyInt>() {
+        lit(value.extract::<i64>().map_err(|_| {
+            MlfusionError::new_err(format!(
+                "{function}: the integer {value} does not fit in a BIGINT"
+            ))
+        })?)
+    } else if let Ok(f) = value.extract::<f64>() {
+        lit(f)
+    } else if let Ok(s) = value.extract::<String>() {
+        lit(s)
+    } else {
+        return Err(MlfusionError::new_err(format!(
+            "{function}: arguments must be string, number or boolean literals, got {}",
+            value.repr()?
+        )));
+    })
+}
+
+/// The result of a table function called from a host, handed to it through
+/// DataFusion's FFI.
+#[pyclass(module = "mlfusion._mlfusion", frozen)]
+struct HostedTable {
+    table: Arc<dyn TableProvider>,
+}
+
+#[pymethods]
+impl HostedTable {
+    /// The FFI table provider; `session` is the host's session (or its
+    /// logical extension codec capsule), whose codec encodes expressions.
+    fn __datafusion_table_provider__<'py>(
+        &self,
+        py: Python<'py>,
+        session: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let codec = logical_codec(&session)?;
+        PyCapsule::new_with_value(
+            py,
+            FFI_TableProvider::new_with_ffi_codec(
+                Arc::clone(&self.table),
+                false,
+                Some(runtime().handle().clone()),
+                codec,
+            ),
+            c"datafusion_table_provider",
+        )
+    }
+}
+
+/// The logical extension codec of a foreign session: its
+/// `__datafusion_logical_extension_codec__()` capsule, or that capsule itself.
+fn logical_codec(session: &Bound<'_, PyAny>) -> PyResult<FFI_LogicalExtensionCodec> {
+    const NAME: &std::ffi::CStr = c"datafusion_logical_extension_codec";
+    let capsule = if session.hasattr("__datafusion_logical_extension_codec__")? {
+        session.call_method0("__datafusion_logical_extension_codec__")?
+    } else {
+        session.clone()
+    };
+    let capsule = capsule.cast_into::<PyCapsule>().map_err(|_| {
+        MlfusionError::new_err(
+            "mlfusion: the host session has no DataFusion logical extension codec",
+        )
+    })?;
+    let pointer = capsule.pointer_checked(Some(NAME))?;
+    // SAFETY: the capsule's name says it holds an FFI_LogicalExtensionCodec,
+    // alive while the capsule is; cloning it goes through its own FFI clone.
+    Ok(unsafe { pointer.cast::<FFI_LogicalExtensionCodec>().as_ref() }.clone())
+}
+
+/// mlfusion's table functions for a host context: `host(name, open)` returns
+/// the host's DataFrame for table `name` (or None), or without `open` whether
+/// it exists; `registry` is their
+/// `mlfusion.registry` (default `./mlfusion_registry`).
+#[pyfunction]
+#[pyo3(signature = (host, registry=None))]
+fn table_functions(host: Py<PyAny>, registry: Option<String>) -> Vec<ExportedTableFunction> {
+    let host = Arc::new(host);
+    let mut settings = MlfusionOptions::default();
+    if let Some(registry) = registry {
+        settings.registry = registry;
+    }
+    mlfusion::table_functions()
+        .into_iter()
+        .map(|(name, function)| ExportedTableFunction {
+            name,
+            function,
+            host: Arc::clone(&host),
+            settings: settings.clone(),
+        })
+        .collect()
+}
+
 /// mlfusion's scalar functions, for registration in another DataFusion.
 #[pyfunction]
 fn scalar_functions() -> Vec<ExportedScalarFunction> {
@@ -290,6 +489,9 @@ fn _mlfusion(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ExportedAggregateFunction>()?;
     m.add_function(wrap_pyfunction!(scalar_functions, m)?)?;
     m.add_function(wrap_pyfunction!(aggregate_functions, m)?)?;
+    m.add_class::<ExportedTableFunction>()?;
+    m.add_class::<HostedTable>()?;
+    m.add_function(wrap_pyfunction!(table_functions, m)?)?;
     // The DataFusion major version whose FFI these functions speak.
     m.add("DATAFUSION_MAJOR", DATAFUSION_MAJOR)?;
     m.add("MlfusionError", m.py().get_type::<MlfusionError>())?;

@@ -62,6 +62,13 @@ def test_arrow_c_stream_interface(ctx):
     assert df.schema().names[-2:] == ["split", "fold"]
 
 
+def test_schema_does_not_run_the_query(ctx, tmp_path):
+    ctx.set("mlfusion.registry", str(tmp_path / "registry"))
+    df = ctx.sql(f"SELECT * FROM ml_train('m', '{PENGUINS}', 'species', 'model_type=logistic_reg')")
+    assert df.schema().names[:2] == ["model", "version"]
+    assert not (tmp_path / "registry").exists()
+
+
 def test_notebook_views(ctx):
     df = ctx.sql(f"SELECT species, split, fold FROM ({SPLIT}) ORDER BY species LIMIT 30")
     page = df._repr_html_()

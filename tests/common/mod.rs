@@ -1,11 +1,21 @@
 //! Helpers shared by the integration tests (each test crate uses some).
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use datafusion::arrow::array::{Array, Int64Array};
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
+
+/// The repository root of the checkout under test: from `cargo test`'s
+/// environment, as the binary may have been built by another checkout that
+/// shares the target dir (its compile-time path would be stale).
+pub fn repo_root() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
 
 /// The BIGINT columns of the first row of `sql`'s result (None for NULL).
 pub async fn first_row(ctx: &SessionContext, sql: &str) -> Result<Vec<Option<i64>>> {
@@ -33,9 +43,7 @@ pub fn run_sql(commands: &[&str], env: &[(&str, &str)], unset: &[&str]) -> Outpu
     for var in unset {
         cmd.env_remove(var);
     }
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run mlfusion")
+    cmd.current_dir(repo_root()).output().expect("run mlfusion")
 }
 
 /// The standard output of a run that must have succeeded.
