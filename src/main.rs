@@ -123,10 +123,14 @@ struct Args {
     )]
     quiet: bool,
 
+    // Fair by default (datafusion-cli's default is greedy): under a memory
+    // limit, ml_split's balanced method repartitions and sorts at once, and a
+    // greedy pool lets the repartition take what the sort needs to spill
+    // (measured in benches/README.md).
     #[clap(
         long,
-        help = "Specify the memory pool type 'greedy' or 'fair'",
-        default_value_t = PoolType::Greedy
+        help = "Specify the memory pool type 'greedy' or 'fair' (mlfusion's default: fair)",
+        default_value_t = PoolType::Fair
     )]
     mem_pool_type: PoolType,
 

@@ -541,8 +541,9 @@ impl Job {
             options: self.options.clone(),
             params,
         };
-        // Metrics on the training rows, through the same path as ml_predict.
-        let p = model.predict(data)?;
+        // Metrics on the training rows, through the same path as ml_predict
+        // (after the transform, which gave `x` already).
+        let p = model.predict_matrix(&x);
         let metrics = match p.probs {
             None => metrics::regression(&y, &p.values),
             Some(probs) => {

@@ -210,49 +210,74 @@ impl Layout {
     /// The histogram of every column over `rows`, on every core (each
     /// column's sums run over the rows in order, so the result does not
     /// depend on the number of threads).
-    fn histograms(&self, rows: &[u32], g: &[f64], h: &[f64]) -> Vec<Hist> {
+    fn histograms(&self, rows: &[u32], g: &[f64], h: &[f64], gh: &mut Vec<[f64; 2]>) -> Vec<Hist> {
+        // The rows' gradients gathered once, in row order: every column then
+        // reads them sequentially (and sums in the same order as before).
+        gh.clear();
+        gh.extend(rows.iter().map(|&r| [g[r as usize], h[r as usize]]));
+        let gh = gh.as_slice();
         let tasks = self.plain.len() + self.bundles.len();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(tasks)
-            .max(1);
+        // Small nodes are summed on this thread: starting threads would cost
+        // more than the sums.
+        let threads = if rows.len() < 16_384 {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(tasks)
+                .max(1)
+        };
         let mut out: Vec<Hist> = vec![Vec::new(); self.bins.len()];
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    scope.spawn(move || {
-                        let mut done: Vec<(usize, Hist)> = Vec::new();
-                        for task in (t..tasks).step_by(threads) {
-                            if let Some(&c) = self.plain.get(task) {
-                                let mut hist = vec![Sums::default(); self.bins[c].upper.len()];
-                                let col = &self.binned[c];
-                                for &r in rows {
-                                    let b = &mut hist[col[r as usize] as usize];
-                                    b.g += g[r as usize];
-                                    b.h += h[r as usize];
-                                    b.n += 1;
-                                }
-                                done.push((c, hist));
-                            } else {
-                                done.extend(self.bundle_histograms(
-                                    &self.bundles[task - self.plain.len()],
-                                    rows,
-                                    g,
-                                    h,
-                                ));
-                            }
-                        }
-                        done
-                    })
-                })
-                .collect();
-            for handle in handles {
-                for (c, hist) in handle.join().expect("histogram thread") {
-                    out[c] = hist;
-                }
+        let mut keep = |done: Vec<(usize, Hist)>| {
+            for (c, hist) in done {
+                out[c] = hist;
             }
-        });
+        };
+        if threads == 1 {
+            keep(self.task_histograms(0, 1, rows, gh));
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|t| scope.spawn(move || self.task_histograms(t, threads, rows, gh)))
+                    .collect();
+                for handle in handles {
+                    keep(handle.join().expect("histogram thread"));
+                }
+            });
+        }
         out
+    }
+
+    /// The histograms of thread `t`'s share of the columns and bundles.
+    fn task_histograms(
+        &self,
+        t: usize,
+        threads: usize,
+        rows: &[u32],
+        gh: &[[f64; 2]],
+    ) -> Vec<(usize, Hist)> {
+        let tasks = self.plain.len() + self.bundles.len();
+        let mut done: Vec<(usize, Hist)> = Vec::new();
+        for task in (t..tasks).step_by(threads) {
+            if let Some(&c) = self.plain.get(task) {
+                let mut hist = vec![Sums::default(); self.bins[c].upper.len()];
+                let col = &self.binned[c];
+                for (&r, &[g, h]) in rows.iter().zip(gh) {
+                    let b = &mut hist[col[r as usize] as usize];
+                    b.g += g;
+                    b.h += h;
+                    b.n += 1;
+                }
+                done.push((c, hist));
+            } else {
+                done.extend(self.bundle_histograms(
+                    &self.bundles[task - self.plain.len()],
+                    rows,
+                    gh,
+                ));
+            }
+        }
+        done
     }
 
     /// The histograms of a one-hot block's columns: a column's rows with
@@ -261,14 +286,13 @@ impl Layout {
         &self,
         bundle: &Bundle,
         rows: &[u32],
-        g: &[f64],
-        h: &[f64],
+        gh: &[[f64; 2]],
     ) -> Vec<(usize, Hist)> {
         let mut by_code = vec![Sums::default(); bundle.width + 1];
-        for &r in rows {
+        for (&r, &[g, h]) in rows.iter().zip(gh) {
             let b = &mut by_code[bundle.codes[r as usize] as usize];
-            b.g += g[r as usize];
-            b.h += h[r as usize];
+            b.g += g;
+            b.h += h;
             b.n += 1;
         }
         let total = by_code.iter().fold(Sums::default(), |a, b| Sums {
@@ -331,34 +355,73 @@ fn best_split(hists: &[Hist], rows: usize, gs: f64, hs: f64, s: &Settings) -> Op
     best.filter(|b| b.gain / 2.0 > s.min_split_loss && b.gain > 0.0)
 }
 
-/// A node still to grow: its rows, and its histograms if it may split.
+/// A node still to grow: its rows (`order[start..end]`), and its histograms
+/// if it may split.
 struct Pending {
     id: usize,
-    rows: Vec<u32>,
+    start: usize,
+    end: usize,
     depth: usize,
     hists: Option<Vec<Hist>>,
 }
 
-/// Grows one tree on the gradients; adds each row's leaf value to
-/// `outputs`. A node's histograms come from its parent's: the smaller
+/// Buffers that every tree of a fit reuses: fresh row-sized allocations per
+/// tree and per node cost more in page faults than the work itself.
+struct Scratch {
+    /// Each node's rows, a range of this permutation, ascending within it.
+    order: Vec<u32>,
+    /// The right-hand rows while a range is partitioned.
+    right: Vec<u32>,
+    /// Each row's leaf value in the tree being grown.
+    leaf: Vec<f64>,
+    /// A node's gradients and hessians, gathered for its histograms.
+    gh: Vec<[f64; 2]>,
+}
+
+impl Scratch {
+    fn new(n: usize) -> Self {
+        Self {
+            order: Vec::with_capacity(n),
+            right: vec![0; n],
+            leaf: vec![0.0; n],
+            gh: Vec::with_capacity(n),
+        }
+    }
+}
+
+/// Grows one tree on the gradients; sets each row's leaf value in
+/// `scratch.leaf`. A node's histograms come from its parent's: the smaller
 /// child's are summed, the larger's are the parent's minus the smaller's.
-fn grow(layout: &Layout, g: &[f64], h: &[f64], s: &Settings, outputs: &mut [f64]) -> Tree {
+/// Rows stay in ascending order within every node (the partition is
+/// stable), so every sum runs in the same order whatever the layout.
+fn grow(layout: &Layout, g: &[f64], h: &[f64], s: &Settings, scratch: &mut Scratch) -> Tree {
+    let n = g.len();
+    let Scratch {
+        order,
+        right,
+        leaf,
+        gh,
+    } = scratch;
+    order.clear();
+    order.extend(0..n as u32);
     let mut nodes: Vec<Node> = vec![Node::leaf()];
-    let all: Vec<u32> = (0..g.len() as u32).collect();
-    let root = (s.max_depth > 0).then(|| layout.histograms(&all, g, h));
+    let root = (s.max_depth > 0).then(|| layout.histograms(order, g, h, gh));
     let mut frontier = vec![Pending {
         id: 0,
-        rows: all,
+        start: 0,
+        end: n,
         depth: 0,
         hists: root,
     }];
     while let Some(Pending {
         id,
-        rows,
+        start,
+        end,
         depth,
         hists,
     }) = frontier.pop()
     {
+        let rows = &mut order[start..end];
         let (gs, hs) = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
             (a + g[r as usize], b + h[r as usize])
         });
@@ -369,14 +432,26 @@ fn grow(layout: &Layout, g: &[f64], h: &[f64], s: &Settings, outputs: &mut [f64]
         let Some(split) = split else {
             let value = -gs / (hs + s.l2) * s.learning_rate;
             nodes[id].value = value;
-            for &r in &rows {
-                outputs[r as usize] += value;
+            for &r in rows.iter() {
+                leaf[r as usize] = value;
             }
             continue;
         };
+        // Stable partition in place: left rows compacted, right rows after.
         let col = &layout.binned[split.column];
-        let (left, right): (Vec<u32>, Vec<u32>) =
-            rows.iter().partition(|&&r| col[r as usize] <= split.bin);
+        let (mut nl, mut nr) = (0, 0);
+        for i in 0..rows.len() {
+            let r = rows[i];
+            if col[r as usize] <= split.bin {
+                rows[nl] = r;
+                nl += 1;
+            } else {
+                right[nr] = r;
+                nr += 1;
+            }
+        }
+        rows[nl..].copy_from_slice(&right[..nr]);
+        let mid = start + nl;
         let (l, r) = (nodes.len(), nodes.len() + 1);
         nodes.push(Node::leaf());
         nodes.push(Node::leaf());
@@ -386,8 +461,13 @@ fn grow(layout: &Layout, g: &[f64], h: &[f64], s: &Settings, outputs: &mut [f64]
         nodes[id].right = r;
         let (left_hists, right_hists) = match hists {
             Some(parent) if depth + 1 < s.max_depth => {
-                let small_is_left = left.len() <= right.len();
-                let small = layout.histograms(if small_is_left { &left } else { &right }, g, h);
+                let small_is_left = nl <= nr;
+                let small_rows = if small_is_left {
+                    &order[start..mid]
+                } else {
+                    &order[mid..end]
+                };
+                let small = layout.histograms(small_rows, g, h, gh);
                 let large: Vec<Hist> = parent
                     .iter()
                     .zip(&small)
@@ -403,13 +483,15 @@ fn grow(layout: &Layout, g: &[f64], h: &[f64], s: &Settings, outputs: &mut [f64]
         };
         frontier.push(Pending {
             id: r,
-            rows: right,
+            start: mid,
+            end,
             depth: depth + 1,
             hists: right_hists,
         });
         frontier.push(Pending {
             id: l,
-            rows: left,
+            start,
+            end: mid,
             depth: depth + 1,
             hists: left_hists,
         });
@@ -455,6 +537,7 @@ pub fn fit(
     // Gradients and hessians of every output, at the round's start scores.
     let (mut g, mut h) = (vec![vec![0.0; n]; outputs], vec![vec![0.0; n]; outputs]);
     let mut probs = vec![0.0; outputs];
+    let mut scratch = Scratch::new(n);
     for round in 0..s.rounds {
         let mut loss = 0.0;
         for i in 0..n {
@@ -489,9 +572,8 @@ pub fn fit(
         }
         let mut trees = Vec::with_capacity(outputs);
         for k in 0..outputs {
-            let mut leaf = vec![0.0; n];
-            trees.push(grow(&layout, &g[k], &h[k], s, &mut leaf));
-            for (i, l) in leaf.iter().enumerate() {
+            trees.push(grow(&layout, &g[k], &h[k], s, &mut scratch));
+            for (i, l) in scratch.leaf.iter().enumerate() {
                 f[i * outputs + k] += l;
             }
         }
@@ -507,12 +589,33 @@ impl Ensemble {
     /// Raw scores for every row, n × outputs.
     pub fn raw(&self, x: &Matrix) -> Vec<f64> {
         let outputs = self.base.len();
-        let mut out = Vec::with_capacity(x.rows * outputs);
-        for i in 0..x.rows {
-            let row = x.row(i);
-            for k in 0..outputs {
-                out.push(self.base[k] + self.rounds.iter().map(|r| r[k].predict(row)).sum::<f64>());
+        let mut out = vec![0.0; x.rows * outputs];
+        // Rows `first..` into `out`: each row's scores depend on that row
+        // only, so splitting rows across threads changes nothing.
+        let score = |first: usize, out: &mut [f64]| {
+            for (j, scores) in out.chunks_exact_mut(outputs).enumerate() {
+                let row = x.row(first + j);
+                for (k, z) in scores.iter_mut().enumerate() {
+                    *z = self.base[k] + self.rounds.iter().map(|r| r[k].predict(row)).sum::<f64>();
+                }
             }
+        };
+        // Many rows (scoring a training set) use every core; ml_predict's
+        // batches are small and already run in parallel partitions.
+        let threads = if x.rows < 65_536 {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        };
+        if threads == 1 || outputs == 0 {
+            score(0, &mut out);
+        } else {
+            let rows_per_thread = x.rows.div_ceil(threads);
+            std::thread::scope(|scope| {
+                for (t, part) in out.chunks_mut(rows_per_thread * outputs).enumerate() {
+                    scope.spawn(move || score(t * rows_per_thread, part));
+                }
+            });
         }
         out
     }

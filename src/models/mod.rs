@@ -187,20 +187,24 @@ impl Model {
     }
 
     pub fn predict(&self, batch: &RecordBatch) -> Result<Predictions> {
-        let x = self.features.transform(batch)?;
-        Ok(match &self.params {
+        Ok(self.predict_matrix(&self.features.transform(batch)?))
+    }
+
+    /// Predictions for rows already transformed by this model's features.
+    pub fn predict_matrix(&self, x: &Matrix) -> Predictions {
+        match &self.params {
             Params::Linear { coef, intercept } => Predictions {
-                values: linear::predict_linear(&x, coef, *intercept),
+                values: linear::predict_linear(x, coef, *intercept),
                 probs: None,
             },
             Params::Logistic { coef, intercept } => {
-                self.classified(linear::predict_proba(&x, coef, intercept))
+                self.classified(linear::predict_proba(x, coef, intercept))
             }
             Params::Boosted(ensemble) if self.model_type.is_classifier() => {
-                self.classified(ensemble.predict_proba(&x))
+                self.classified(ensemble.predict_proba(x))
             }
             Params::Boosted(ensemble) => Predictions {
-                values: ensemble.raw(&x),
+                values: ensemble.raw(x),
                 probs: None,
             },
             Params::Kmeans { centroids } => Predictions {
@@ -209,7 +213,7 @@ impl Model {
                     .collect(),
                 probs: None,
             },
-        })
+        }
     }
 }
 

@@ -1,0 +1,118 @@
+"""What the comparison scripts share: the generated table, a warm mlfusion process, and the
+side-by-side timing (alternating runs, medians, the ratio against the goal)."""
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from generate import generate  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLUMNS = [
+    "customer_id", "household_id", "age", "tenure_months", "monthly_charges",
+    "plan", "signup_at", "notes", "churn",
+]
+DEFAULT_BINARY = os.path.join(
+    os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mlfusion"
+)
+
+
+def table(rows: int, folder: str) -> str:
+    """The generated churn table of `rows` rows (made once, kept in `folder`)."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"churn_{rows}.parquet")
+    if not os.path.exists(path):
+        start = time.perf_counter()
+        generate(path + ".tmp", rows)
+        os.replace(path + ".tmp", path)
+        print(f"generated {path} ({rows:,} rows, {os.path.getsize(path) / 1e6:.0f} MB) "
+              f"in {time.perf_counter() - start:.0f} s", flush=True)
+    return path
+
+
+class Mlfusion:
+    """One `mlfusion` CLI process fed statements on stdin, so runs are warm like the peers'
+    in-process runs; a run's time is the CLI's own "Elapsed" for the statement."""
+
+    def __init__(self, binary: str = DEFAULT_BINARY, args: tuple = ()):
+        if not os.path.exists(binary):
+            raise SystemExit(f"{binary} not found: cargo build --release --bin mlfusion")
+        self.proc = subprocess.Popen(
+            [binary, "--format", "csv", *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, bufsize=1,
+        )
+        self.pid = self.proc.pid
+
+    def run(self, sql: str) -> tuple[float, list[str]]:
+        """Runs one statement: (seconds, output lines)."""
+        self.proc.stdin.write(" ".join(sql.split()).rstrip(";") + ";\n")
+        self.proc.stdin.flush()
+        lines = []
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("mlfusion exited:\n" + "".join(lines))
+            found = re.match(r"Elapsed ([0-9.]+) seconds", line)
+            if found:
+                return float(found.group(1)), lines
+            if line.startswith(("Error", "External error", "Execution error")):
+                raise RuntimeError(f"mlfusion: {line.strip()}\nfor: {sql}")
+            lines.append(line)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def compare(case: str, ours: Callable[[], float], peer_name: str, peer: Callable[[], float],
+            runs: int, goal: float, note: str = "") -> dict:
+    """One warm-up of each, then `runs` alternating timed runs; `ours` and `peer` return
+    their run's seconds. Returns the medians and the ratio ours / peer (`row` prints it)."""
+    ours()
+    peer()
+    times = {"mlfusion": [], peer_name: []}
+    for _ in range(runs):
+        times["mlfusion"].append(ours())
+        times[peer_name].append(peer())
+    m = statistics.median(times["mlfusion"])
+    p = statistics.median(times[peer_name])
+    result = {
+        "case": case, "peer": peer_name, "mlfusion_s": round(m, 3), "peer_s": round(p, 3),
+        "ratio": round(m / p, 3), "goal": goal, "met": m / p <= goal, "runs": runs,
+        "all_s": {k: [round(t, 3) for t in v] for k, v in times.items()}, "note": note,
+    }
+    return result
+
+
+def row(result: dict) -> dict:
+    """Prints `result` as a row of the results table."""
+    r = result
+    print(f"| {r['case']} | {r['peer']} | {r['mlfusion_s']:.3f} | {r['peer_s']:.3f} | {r['ratio']:.2f} | "
+          f"≤ {r['goal']} | {'yes' if r['met'] else 'no'} | {r['note']} |", flush=True)
+    return result
+
+
+def header() -> None:
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"{time.strftime('%Y-%m-%d')}")
+    print("| case | peer | mlfusion s | peer s | ratio | goal | met | note |")
+    print("|---|---|---|---|---|---|---|---|")
+
+
+def save(results: list[dict], path: str | None) -> None:
+    if path:
+        with open(path, "w") as f:
+            json.dump(results, f, indent=1)

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Memory cases on the generated churn table (benches/generate.py), each in a fresh
+`mlfusion` process whose peak resident set (RSS, from wait4) is reported:
+
+* ml_split, both methods, with DataFusion's memory limit at 256 MB (`--memory-limit 256M`),
+  every row written to Parquet: the hash method streams; the balanced one sorts and spills;
+* ml_predict over 1M and over 5M rows (no limit): peak RSS should not grow with the input.
+
+    cargo build --release --bin mlfusion
+    python3 benches/compare/memory.py [--rows 5000000] [--small-rows 1000000]
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import time
+
+from harness import DEFAULT_BINARY, table
+
+
+def run(binary: str, statements: list[str], args: tuple = ()) -> tuple[float, float]:
+    """Runs `statements` in a fresh process: (seconds, peak RSS in MB)."""
+    command = [binary, "--format", "csv", *args]
+    for s in statements:
+        command += ["-c", s]
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if status != 0 or "Error" in out:
+        raise SystemExit(f"mlfusion failed ({status}):\n{out[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--small-rows", type=int, default=1_000_000)
+    parser.add_argument("--data", default="/tmp/mlfusion-bench")
+    parser.add_argument("--mlfusion", default=DEFAULT_BINARY)
+    args = parser.parse_args()
+    big, small = table(args.rows, args.data), table(args.small_rows, args.data)
+    out = os.path.join(args.data, "memory_out")
+    registry = os.path.join(args.data, "memory_registry")
+    print("| case | rows | memory limit | seconds | peak RSS MB |")
+    print("|---|---|---|---|---|")
+    for method, options in [("hash", "test_fraction=0.1, folds=5"),
+                            ("balanced", "test_fraction=0.1, folds=5, stratify=churn")]:
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+        seconds, rss = run(args.mlfusion, [
+            f"COPY (SELECT * FROM ml_split('{big}', '{options}')) TO '{out}/split.parquet' STORED AS PARQUET"
+        ], ("--memory-limit", "256M"))
+        print(f"| ml_split {method} → Parquet | {args.rows:,} | 256 MB | {seconds:.1f} | {rss:.0f} |", flush=True)
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(registry, ignore_errors=True)
+    run(args.mlfusion, [
+        f"SET mlfusion.registry = '{registry}'",
+        f"SELECT version FROM ml_train('m', '{small}', 'churn', 'model_type=boosted_tree_classifier, "
+        "max_iterations=20, features=[age, tenure_months, monthly_charges, plan, signup_at]')",
+    ])
+    for rows, path in [(args.small_rows, small), (args.rows, big)]:
+        seconds, rss = run(args.mlfusion, [
+            f"SET mlfusion.registry = '{registry}'",
+            f"SELECT predicted_churn, count(*) FROM ml_predict('m', '{path}') GROUP BY 1",
+        ])
+        print(f"| ml_predict (boosted, 20 trees) | {rows:,} | none | {seconds:.1f} | {rss:.0f} |", flush=True)
+    shutil.rmtree(registry, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
