@@ -1,5 +1,6 @@
 """What the comparison scripts share: the generated table, a warm mlfusion process, and the
 side-by-side timing (alternating runs, medians, the ratio against the goal)."""
+import argparse
 import json
 import os
 import platform
@@ -7,6 +8,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Callable
 
@@ -43,10 +45,11 @@ class Mlfusion:
     def __init__(self, binary: str = DEFAULT_BINARY, args: tuple = ()):
         if not os.path.exists(binary):
             raise SystemExit(f"{binary} not found: cargo build --release --bin mlfusion")
+        # In a scratch folder: the CLI writes its REPL history where it runs.
         self.proc = subprocess.Popen(
             [binary, "--format", "csv", *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, bufsize=1,
+            text=True, bufsize=1, cwd=tempfile.mkdtemp(prefix="mlfusion-bench-"),
         )
         self.pid = self.proc.pid
 
@@ -69,6 +72,18 @@ class Mlfusion:
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait()
+
+
+def arguments(doc: str, rows: int = 5_000_000, runs: int | None = 5) -> argparse.ArgumentParser:
+    """The options the comparison scripts take (each adds its own); no --runs if `runs` is None."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=rows, help="rows of the generated table")
+    if runs is not None:
+        parser.add_argument("--runs", type=int, default=runs, help="timed runs of each side")
+    parser.add_argument("--data", default="/tmp/mlfusion-bench", help="where generated tables are kept")
+    parser.add_argument("--mlfusion", default=DEFAULT_BINARY, help="the mlfusion binary (a release build)")
+    parser.add_argument("--json", help="also write the results here")
+    return parser
 
 
 def timed(fn: Callable[[], object]) -> float:

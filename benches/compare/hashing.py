@@ -11,14 +11,13 @@
     pip install -r benches/requirements.txt
     python3 benches/compare/hashing.py [--rows 5000000] [--runs 5] [--data /tmp/mlfusion-bench]
 """
-import argparse
 import re
 
 import duckdb
 import farmhash
 import pandas as pd
 
-from harness import COLUMNS, DEFAULT_BINARY, Mlfusion, compare, header, row, save, table, timed
+from harness import COLUMNS, Mlfusion, arguments, compare, header, row, save, table, timed
 
 
 def fold_counts(path: str, ours: Mlfusion, runs: int) -> dict:
@@ -53,13 +52,7 @@ def bq_buckets(path: str, ours: Mlfusion, runs: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=5_000_000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--data", default="/tmp/mlfusion-bench")
-    parser.add_argument("--mlfusion", default=DEFAULT_BINARY)
-    parser.add_argument("--json")
-    args = parser.parse_args()
+    args = arguments(__doc__).parse_args()
     path = table(args.rows, args.data)
     ours = Mlfusion(args.mlfusion)
     header()

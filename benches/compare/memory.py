@@ -9,13 +9,12 @@
     cargo build --release --bin mlfusion
     python3 benches/compare/memory.py [--rows 5000000] [--small-rows 1000000]
 """
-import argparse
 import os
 import shutil
 import subprocess
 import time
 
-from harness import DEFAULT_BINARY, table
+from harness import arguments, save, table
 
 
 def run(binary: str, statements: list[str], args: tuple = ()) -> tuple[float, float]:
@@ -34,15 +33,19 @@ def run(binary: str, statements: list[str], args: tuple = ()) -> tuple[float, fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser = arguments(__doc__, runs=None)
     parser.add_argument("--small-rows", type=int, default=1_000_000)
-    parser.add_argument("--data", default="/tmp/mlfusion-bench")
-    parser.add_argument("--mlfusion", default=DEFAULT_BINARY)
     args = parser.parse_args()
     big, small = table(args.rows, args.data), table(args.small_rows, args.data)
     out = os.path.join(args.data, "memory_out")
     registry = os.path.join(args.data, "memory_registry")
+    results = []
+
+    def report(case: str, rows: int, limit: str, seconds: float, rss: float) -> None:
+        results.append({"case": case, "rows": rows, "memory_limit": limit, "seconds": round(seconds, 2),
+                        "peak_rss_mb": round(rss)})
+        print(f"| {case} | {rows:,} | {limit} | {seconds:.1f} | {rss:.0f} |", flush=True)
+
     print("| case | rows | memory limit | seconds | peak RSS MB |")
     print("|---|---|---|---|---|")
     for method, options in [("hash", "test_fraction=0.1, folds=5"),
@@ -52,7 +55,7 @@ def main() -> None:
         seconds, rss = run(args.mlfusion, [
             f"COPY (SELECT * FROM ml_split('{big}', '{options}')) TO '{out}/split.parquet' STORED AS PARQUET"
         ], ("--memory-limit", "256M"))
-        print(f"| ml_split {method} → Parquet | {args.rows:,} | 256 MB | {seconds:.1f} | {rss:.0f} |", flush=True)
+        report(f"ml_split {method} → Parquet", args.rows, "256 MB", seconds, rss)
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(registry, ignore_errors=True)
     run(args.mlfusion, [
@@ -65,8 +68,9 @@ def main() -> None:
             f"SET mlfusion.registry = '{registry}'",
             f"SELECT predicted_churn, count(*) FROM ml_predict('m', '{path}') GROUP BY 1",
         ])
-        print(f"| ml_predict (boosted, 20 trees) | {rows:,} | none | {seconds:.1f} | {rss:.0f} |", flush=True)
+        report("ml_predict (boosted, 20 rounds)", rows, "none", seconds, rss)
     shutil.rmtree(registry, ignore_errors=True)
+    save(results, args.json)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,8 @@ in seconds, one-hot strings with an "other" column), built with numpy.
 
     cargo build --release --bin mlfusion
     pip install -r benches/requirements.txt
-    python3 benches/compare/models.py [--train-rows 1000000] [--predict-rows 5000000] [--runs 3]
+    python3 benches/compare/models.py [--train-rows 1000000] [--rows 5000000 (to predict)] [--runs 3]
 """
-import argparse
 import os
 import re
 import shutil
@@ -32,7 +31,7 @@ import pyarrow.parquet as pq
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from harness import DEFAULT_BINARY, Mlfusion, compare, generate, header, row, save, table, timed
+from harness import Mlfusion, arguments, compare, generate, header, row, save, table, timed
 
 FEATURES = ["age", "tenure_months", "monthly_charges", "plan", "signup_at"]
 LABEL = "churn"
@@ -127,19 +126,14 @@ def predict_case(case: str, model: str, peer_name: str, peer: Peer, ours: Mlfusi
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = arguments(__doc__, rows=5_000_000, runs=3)
     parser.add_argument("--train-rows", type=int, default=1_000_000)
-    parser.add_argument("--predict-rows", type=int, default=5_000_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--data", default="/tmp/mlfusion-bench")
-    parser.add_argument("--mlfusion", default=DEFAULT_BINARY)
-    parser.add_argument("--json")
     parser.add_argument("--cases", default="logistic_train,boosted_train,logistic_predict,boosted_predict",
                         help="comma-separated subset (a predict case needs its train case)")
     args = parser.parse_args()
     cases = args.cases.split(",")
     train = table(args.train_rows, args.data)
-    big = table(args.predict_rows, args.data) if any(c.endswith("_predict") for c in cases) else None
+    big = table(args.rows, args.data) if any(c.endswith("_predict") for c in cases) else None
     test = os.path.join(args.data, "churn_test_200000.parquet")
     if not os.path.exists(test):
         generate(test, 200_000, seed=7)
