@@ -210,12 +210,7 @@ impl Layout {
     /// The histogram of every column over `rows`, on every core (each
     /// column's sums run over the rows in order, so the result does not
     /// depend on the number of threads).
-    fn histograms(&self, rows: &[u32], g: &[f64], h: &[f64], gh: &mut Vec<[f64; 2]>) -> Vec<Hist> {
-        // The rows' gradients gathered once, in row order: every column then
-        // reads them sequentially (and sums in the same order as before).
-        gh.clear();
-        gh.extend(rows.iter().map(|&r| [g[r as usize], h[r as usize]]));
-        let gh = gh.as_slice();
+    fn histograms(&self, rows: &[u32], g: &[f64], h: &[f64]) -> Vec<Hist> {
         let tasks = self.plain.len() + self.bundles.len();
         // Small nodes are summed on this thread: starting threads would cost
         // more than the sums.
@@ -234,11 +229,11 @@ impl Layout {
             }
         };
         if threads == 1 {
-            keep(self.task_histograms(0, 1, rows, gh));
+            keep(self.task_histograms(0, 1, rows, g, h));
         } else {
             std::thread::scope(|scope| {
                 let handles: Vec<_> = (0..threads)
-                    .map(|t| scope.spawn(move || self.task_histograms(t, threads, rows, gh)))
+                    .map(|t| scope.spawn(move || self.task_histograms(t, threads, rows, g, h)))
                     .collect();
                 for handle in handles {
                     keep(handle.join().expect("histogram thread"));
@@ -254,7 +249,8 @@ impl Layout {
         t: usize,
         threads: usize,
         rows: &[u32],
-        gh: &[[f64; 2]],
+        g: &[f64],
+        h: &[f64],
     ) -> Vec<(usize, Hist)> {
         let tasks = self.plain.len() + self.bundles.len();
         let mut done: Vec<(usize, Hist)> = Vec::new();
@@ -262,10 +258,10 @@ impl Layout {
             if let Some(&c) = self.plain.get(task) {
                 let mut hist = vec![Sums::default(); self.bins[c].upper.len()];
                 let col = &self.binned[c];
-                for (&r, &[g, h]) in rows.iter().zip(gh) {
+                for &r in rows {
                     let b = &mut hist[col[r as usize] as usize];
-                    b.g += g;
-                    b.h += h;
+                    b.g += g[r as usize];
+                    b.h += h[r as usize];
                     b.n += 1;
                 }
                 done.push((c, hist));
@@ -273,7 +269,8 @@ impl Layout {
                 done.extend(self.bundle_histograms(
                     &self.bundles[task - self.plain.len()],
                     rows,
-                    gh,
+                    g,
+                    h,
                 ));
             }
         }
@@ -286,13 +283,14 @@ impl Layout {
         &self,
         bundle: &Bundle,
         rows: &[u32],
-        gh: &[[f64; 2]],
+        g: &[f64],
+        h: &[f64],
     ) -> Vec<(usize, Hist)> {
         let mut by_code = vec![Sums::default(); bundle.width + 1];
-        for (&r, &[g, h]) in rows.iter().zip(gh) {
+        for &r in rows {
             let b = &mut by_code[bundle.codes[r as usize] as usize];
-            b.g += g;
-            b.h += h;
+            b.g += g[r as usize];
+            b.h += h[r as usize];
             b.n += 1;
         }
         let total = by_code.iter().fold(Sums::default(), |a, b| Sums {
@@ -374,8 +372,6 @@ struct Scratch {
     right: Vec<u32>,
     /// Each row's leaf value in the tree being grown.
     leaf: Vec<f64>,
-    /// A node's gradients and hessians, gathered for its histograms.
-    gh: Vec<[f64; 2]>,
 }
 
 impl Scratch {
@@ -384,7 +380,6 @@ impl Scratch {
             order: Vec::with_capacity(n),
             right: vec![0; n],
             leaf: vec![0.0; n],
-            gh: Vec::with_capacity(n),
         }
     }
 }
@@ -396,16 +391,11 @@ impl Scratch {
 /// stable), so every sum runs in the same order whatever the layout.
 fn grow(layout: &Layout, g: &[f64], h: &[f64], s: &Settings, scratch: &mut Scratch) -> Tree {
     let n = g.len();
-    let Scratch {
-        order,
-        right,
-        leaf,
-        gh,
-    } = scratch;
+    let Scratch { order, right, leaf } = scratch;
     order.clear();
     order.extend(0..n as u32);
     let mut nodes: Vec<Node> = vec![Node::leaf()];
-    let root = (s.max_depth > 0).then(|| layout.histograms(order, g, h, gh));
+    let root = (s.max_depth > 0).then(|| layout.histograms(order, g, h));
     let mut frontier = vec![Pending {
         id: 0,
         start: 0,
@@ -467,7 +457,7 @@ fn grow(layout: &Layout, g: &[f64], h: &[f64], s: &Settings, scratch: &mut Scrat
                 } else {
                     &order[mid..end]
                 };
-                let small = layout.histograms(small_rows, g, h, gh);
+                let small = layout.histograms(small_rows, g, h);
                 let large: Vec<Hist> = parent
                     .iter()
                     .zip(&small)
