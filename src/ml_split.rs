@@ -148,7 +148,8 @@ impl Spec {
             .join(", ");
         let fp = self.fingerprint();
         // Helper columns: the fingerprint, the rank r and the count n of the
-        // stratum, the stratum of a group, the stratum's phase u.
+        // stratum, the stratum (of a group, or as the key of the counts), the
+        // stratum's phase u.
         let (h_fp, h_tie, h_r, h_n, h_s, h_u) = (
             format!("{HELPER}fp"),
             format!("{HELPER}tie"),
@@ -202,10 +203,25 @@ impl Spec {
                         format!("{h_fp}, {h_tie}"),
                     )
                 };
+                // n per stratum from a GROUP BY joined back, not from
+                // count(*) OVER (PARTITION BY …): that window holds every row
+                // of a stratum in memory, where the sort of row_number spills.
+                // The counts (one row per stratum) are the join's build side.
+                let counts = match &stratum {
+                    Some(s) => format!(
+                        "(SELECT {s} AS {h_s}, count(*) AS {h_n} FROM {source} GROUP BY {s}) AS c \
+                         JOIN"
+                    ),
+                    None => format!("(SELECT count(*) AS {h_n} FROM {source}) AS c CROSS JOIN"),
+                };
+                let on = stratum
+                    .as_deref()
+                    .map(|s| format!(" ON r.{s} IS NOT DISTINCT FROM c.{h_s}"))
+                    .unwrap_or_default();
                 let ranked = format!(
-                    "SELECT *, CAST(row_number() OVER ({by} ORDER BY {order}) AS BIGINT) - 1 AS {h_r}, \
-                     count(*) OVER ({by}) AS {h_n} \
-                     FROM (SELECT *, {fp} AS {h_fp}{tie} FROM {source})"
+                    "SELECT r.*, c.{h_n} FROM {counts} (\
+                     SELECT *, CAST(row_number() OVER ({by} ORDER BY {order}) AS BIGINT) - 1 AS {h_r} \
+                     FROM (SELECT *, {fp} AS {h_fp}{tie} FROM {source})) AS r{on}"
                 );
                 (stratum, ranked)
             }
