@@ -237,10 +237,30 @@ impl Spec {
                     ),
                     None => (None, String::new(), String::new()),
                 };
+                // n per stratum: its distinct group fingerprints (what
+                // dense_rank counts), from a GROUP BY joined back, as above.
+                let (counts, on) = match &self.stratify {
+                    Some(s) => (
+                        format!(
+                            "(SELECT {h_s}, count(DISTINCT {h_fp}) AS {h_n} FROM (\
+                             SELECT min({}) AS {h_s}, {fp} AS {h_fp} FROM {source} GROUP BY {g}) \
+                             GROUP BY {h_s}) AS c JOIN",
+                            quote_ident(s)
+                        ),
+                        format!(" ON r.{h_s} IS NOT DISTINCT FROM c.{h_s}"),
+                    ),
+                    None => (
+                        format!(
+                            "(SELECT count(DISTINCT {h_fp}) AS {h_n} FROM (\
+                             SELECT {fp} AS {h_fp} FROM {source})) AS c CROSS JOIN"
+                        ),
+                        String::new(),
+                    ),
+                };
                 let ranked = format!(
-                    "SELECT *, max({h_r}) OVER ({by}) + 1 AS {h_n} FROM (\
+                    "SELECT r.*, c.{h_n} FROM {counts} (\
                      SELECT *, CAST(dense_rank() OVER ({by} ORDER BY {h_fp}) AS BIGINT) - 1 AS {h_r} FROM (\
-                     SELECT *, {fp} AS {h_fp}{with_stratum} FROM {source}))"
+                     SELECT *, {fp} AS {h_fp}{with_stratum} FROM {source})) AS r{on}"
                 );
                 (stratum, ranked)
             }
