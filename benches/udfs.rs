@@ -21,6 +21,8 @@ use mlfusion_udfs::farmhash::fingerprint64;
 use mlfusion_udfs::row_encoding::for_each_row_fingerprint;
 
 const ROWS: usize = 1_000_000;
+/// DataFusion's default batch size.
+const BATCH: usize = 8192;
 
 /// Deterministic pseudo-random u64s (SplitMix64).
 fn splitmix(mut state: u64) -> impl Iterator<Item = u64> {
@@ -54,6 +56,10 @@ fn udf(name: &str) -> Arc<ScalarUDF> {
 }
 
 fn invoke(udf: &ScalarUDF, args: &[ColumnarValue]) -> ColumnarValue {
+    invoke_rows(udf, args, ROWS)
+}
+
+fn invoke_rows(udf: &ScalarUDF, args: &[ColumnarValue], number_rows: usize) -> ColumnarValue {
     let arg_fields = args
         .iter()
         .enumerate()
@@ -62,7 +68,7 @@ fn invoke(udf: &ScalarUDF, args: &[ColumnarValue]) -> ColumnarValue {
     udf.invoke_with_args(ScalarFunctionArgs {
         args: args.to_vec(),
         arg_fields,
-        number_rows: ROWS,
+        number_rows,
         return_field: Arc::new(Field::new("f", DataType::Int64, true)),
         config_options: Arc::new(ConfigOptions::default()),
     })
@@ -172,6 +178,22 @@ fn row_fingerprint(c: &mut Criterion) {
     });
     g.bench_function("row_fingerprint", |b| {
         b.iter(|| black_box(invoke(&f, &args)))
+    });
+    // As DataFusion calls it: one batch of 8192 rows at a time.
+    g.bench_function("row_fingerprint, 8192-row batches", |b| {
+        b.iter(|| {
+            for start in (0..ROWS).step_by(BATCH) {
+                let n = BATCH.min(ROWS - start);
+                let batch: Vec<_> = args
+                    .iter()
+                    .map(|a| match a {
+                        ColumnarValue::Array(a) => ColumnarValue::Array(a.slice(start, n)),
+                        scalar => scalar.clone(),
+                    })
+                    .collect();
+                black_box(invoke_rows(&f, &batch, n));
+            }
+        })
     });
     g.finish();
 
