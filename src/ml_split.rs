@@ -12,6 +12,7 @@ use datafusion::catalog::{
     CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
     MemorySchemaProvider, SchemaProvider, TableFunctionArgs, TableFunctionImpl, TableProvider,
 };
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{plan_datafusion_err, plan_err, DFSchema, Result};
 use datafusion::config::Dialect;
 use datafusion::datasource::ViewTable;
@@ -139,7 +140,10 @@ impl Spec {
     }
 
     /// The split and fold of every row, as SQL over the table `source`.
-    fn sql(&self, source: &str, columns: &[String]) -> String {
+    /// `read_twice`: whether the balanced method may read the source a second
+    /// time for the counts of its strata (only if both reads give the same
+    /// rows, see [`reads_same_rows_twice`]).
+    fn sql(&self, source: &str, columns: &[String], read_twice: bool) -> String {
         let (t, tv) = (self.test_ppm, self.test_ppm + self.validation_ppm);
         let out_cols = columns
             .iter()
@@ -203,27 +207,34 @@ impl Spec {
                         format!("{h_fp}, {h_tie}"),
                     )
                 };
-                // n per stratum from a GROUP BY joined back, not from
-                // count(*) OVER (PARTITION BY …): that window holds every row
-                // of a stratum in memory, where the sort of row_number spills.
-                // The counts (one row per stratum) are the join's build side.
-                let counts = match &stratum {
-                    Some(s) => format!(
-                        "(SELECT {s} AS {h_s}, count(*) AS {h_n} FROM {source} GROUP BY {s}) AS c \
-                         JOIN"
-                    ),
-                    None => format!("(SELECT count(*) AS {h_n} FROM {source}) AS c CROSS JOIN"),
-                };
-                let on = stratum
-                    .as_deref()
-                    .map(|s| format!(" ON r.{s} IS NOT DISTINCT FROM c.{h_s}"))
-                    .unwrap_or_default();
-                let ranked = format!(
-                    "SELECT r.*, c.{h_n} FROM {counts} (\
-                     SELECT *, CAST(row_number() OVER ({by} ORDER BY {order}) AS BIGINT) - 1 AS {h_r} \
-                     FROM (SELECT *, {fp} AS {h_fp}{tie} FROM {source})) AS r{on}"
+                let rows = format!(
+                    "SELECT *, CAST(row_number() OVER ({by} ORDER BY {order}) AS BIGINT) - 1 AS {h_r} \
+                     FROM (SELECT *, {fp} AS {h_fp}{tie} FROM {source})"
                 );
-                (stratum, ranked)
+                if !read_twice {
+                    // n from a window over the stratum, in the one read.
+                    let ranked = format!("SELECT *, count(*) OVER ({by}) AS {h_n} FROM ({rows})");
+                    (stratum, ranked)
+                } else {
+                    // n per stratum from a GROUP BY joined back, not from
+                    // count(*) OVER (PARTITION BY …): that window holds every
+                    // row of a stratum in memory, where the sort of row_number
+                    // spills. The counts (one row per stratum) are the join's
+                    // build side.
+                    let counts = match &stratum {
+                        Some(s) => format!(
+                            "(SELECT {s} AS {h_s}, count(*) AS {h_n} FROM {source} \
+                             GROUP BY {s}) AS c JOIN"
+                        ),
+                        None => format!("(SELECT count(*) AS {h_n} FROM {source}) AS c CROSS JOIN"),
+                    };
+                    let on = stratum
+                        .as_deref()
+                        .map(|s| format!(" ON r.{s} IS NOT DISTINCT FROM c.{h_s}"))
+                        .unwrap_or_default();
+                    let ranked = format!("SELECT r.*, c.{h_n} FROM {counts} ({rows}) AS r{on}");
+                    (stratum, ranked)
+                }
             }
             Some(group) => {
                 // A group is dealt as one unit, in the stratum of its smallest
@@ -237,32 +248,39 @@ impl Spec {
                     ),
                     None => (None, String::new(), String::new()),
                 };
-                // n per stratum: its distinct group fingerprints (what
-                // dense_rank counts), from a GROUP BY joined back, as above.
-                let (counts, on) = match &self.stratify {
-                    Some(s) => (
-                        format!(
-                            "(SELECT {h_s}, count(DISTINCT {h_fp}) AS {h_n} FROM (\
-                             SELECT min({}) AS {h_s}, {fp} AS {h_fp} FROM {source} GROUP BY {g}) \
-                             GROUP BY {h_s}) AS c JOIN",
-                            quote_ident(s)
-                        ),
-                        format!(" ON r.{h_s} IS NOT DISTINCT FROM c.{h_s}"),
-                    ),
-                    None => (
-                        format!(
-                            "(SELECT count(DISTINCT {h_fp}) AS {h_n} FROM (\
-                             SELECT {fp} AS {h_fp} FROM {source})) AS c CROSS JOIN"
-                        ),
-                        String::new(),
-                    ),
-                };
-                let ranked = format!(
-                    "SELECT r.*, c.{h_n} FROM {counts} (\
-                     SELECT *, CAST(dense_rank() OVER ({by} ORDER BY {h_fp}) AS BIGINT) - 1 AS {h_r} FROM (\
-                     SELECT *, {fp} AS {h_fp}{with_stratum} FROM {source})) AS r{on}"
+                let units = format!(
+                    "SELECT *, CAST(dense_rank() OVER ({by} ORDER BY {h_fp}) AS BIGINT) - 1 AS {h_r} FROM (\
+                     SELECT *, {fp} AS {h_fp}{with_stratum} FROM {source})"
                 );
-                (stratum, ranked)
+                if !read_twice {
+                    // n from a window over the stratum, in the one read.
+                    let ranked =
+                        format!("SELECT *, max({h_r}) OVER ({by}) + 1 AS {h_n} FROM ({units})");
+                    (stratum, ranked)
+                } else {
+                    // n per stratum: its distinct group fingerprints (what
+                    // dense_rank counts), from a GROUP BY joined back, as above.
+                    let (counts, on) = match &self.stratify {
+                        Some(s) => (
+                            format!(
+                                "(SELECT {h_s}, count(DISTINCT {h_fp}) AS {h_n} FROM (\
+                                 SELECT min({}) AS {h_s}, {fp} AS {h_fp} FROM {source} \
+                                 GROUP BY {g}) GROUP BY {h_s}) AS c JOIN",
+                                quote_ident(s)
+                            ),
+                            format!(" ON r.{h_s} IS NOT DISTINCT FROM c.{h_s}"),
+                        ),
+                        None => (
+                            format!(
+                                "(SELECT count(DISTINCT {h_fp}) AS {h_n} FROM (\
+                                 SELECT {fp} AS {h_fp} FROM {source})) AS c CROSS JOIN"
+                            ),
+                            String::new(),
+                        ),
+                    };
+                    let ranked = format!("SELECT r.*, c.{h_n} FROM {counts} ({units}) AS r{on}");
+                    (stratum, ranked)
+                }
             }
         };
         let phase = format!(
@@ -295,6 +313,36 @@ impl Spec {
             tv_end = end(tv),
         )
     }
+}
+
+/// Whether reading `plan` twice surely gives the same rows: not if it calls a
+/// volatile function (`random()`, `now()`, …) or takes a LIMIT (which may
+/// take other rows each time), also inside views and subqueries. Balanced
+/// splits of other sources count their strata in the same read as they rank
+/// them, or the counts could disagree with the ranks.
+fn reads_same_rows_twice(plan: &LogicalPlan) -> Result<bool> {
+    let mut same = true;
+    plan.apply_with_subqueries(|node| {
+        let view_differs = match node {
+            LogicalPlan::TableScan(scan) => {
+                scan.fetch.is_some()
+                    || match scan.source.get_logical_plan() {
+                        Some(view) => !reads_same_rows_twice(&view)?,
+                        None => false,
+                    }
+            }
+            _ => false,
+        };
+        if view_differs
+            || matches!(node, LogicalPlan::Limit(_))
+            || node.expressions().iter().any(|e| e.is_volatile())
+        {
+            same = false;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(same)
 }
 
 /// Plans `sql`, which reads the table `{HELPER}source`, over `source` in a
@@ -356,8 +404,59 @@ impl TableFunctionImpl for MlSplit {
             );
         }
         let spec = Spec::new(&options, &columns, &schema)?;
-        let sql = spec.sql(&format!("{HELPER}source"), &columns);
+        let read_twice = reads_same_rows_twice(&source)?;
+        let sql = spec.sql(&format!("{HELPER}source"), &columns, read_twice);
         let plan = plan_over(state, source, &sql)?;
         Ok(Arc::new(ViewTable::new(plan, Some(sql))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    /// Whether `ml_split` may read `source` (resolved as it resolves it) twice.
+    fn read_twice(ctx: &SessionContext, source: &str) -> bool {
+        let plan = resolve(NAME, &ctx.state(), source).expect("resolves");
+        reads_same_rows_twice(&plan).expect("walks")
+    }
+
+    #[test]
+    fn only_sources_that_read_the_same_rows_are_read_twice() {
+        let ctx = SessionContext::new();
+        block_on(async {
+            for sql in [
+                "CREATE TABLE t AS VALUES (1, 'a'), (2, 'b')",
+                "CREATE VIEW fixed AS SELECT column1 * 2 AS x FROM t",
+                "CREATE VIEW drawn AS SELECT column1, random() AS r FROM t",
+                "CREATE VIEW first AS SELECT * FROM t LIMIT 1",
+            ] {
+                ctx.sql(sql).await?.collect().await?;
+            }
+            Result::<()>::Ok(())
+        })
+        .expect("setup");
+        for same in [
+            "t",
+            "fixed",
+            "SELECT * FROM t WHERE column1 > 1",
+            "SELECT x FROM fixed ORDER BY x",
+            "SELECT * FROM t WHERE column1 IN (SELECT x FROM fixed)",
+        ] {
+            assert!(read_twice(&ctx, same), "{same}");
+        }
+        for other in [
+            "drawn",
+            "first",
+            "SELECT *, random() AS r FROM t",
+            "SELECT * FROM t LIMIT 1",
+            "SELECT * FROM fixed WHERE x > (SELECT max(r) FROM drawn)",
+            "SELECT * FROM t WHERE column1 IN (SELECT column1 FROM first)",
+            "SELECT * FROM t WHERE random() < 0.5",
+        ] {
+            assert!(!read_twice(&ctx, other), "{other}");
+        }
     }
 }
