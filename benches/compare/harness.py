@@ -25,13 +25,14 @@ DEFAULT_BINARY = os.path.join(
 )
 
 
-def table(rows: int, folder: str) -> str:
-    """The generated churn table of `rows` rows (made once, kept in `folder`)."""
+def table(rows: int, folder: str, name: str = "churn", seed: int = 2026) -> str:
+    """The generated churn table of `rows` rows (made once, kept in `folder`; written under
+    another name first, so an interrupted run leaves no partial table behind)."""
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"churn_{rows}.parquet")
+    path = os.path.join(folder, f"{name}_{rows}.parquet")
     if not os.path.exists(path):
         start = time.perf_counter()
-        generate(path + ".tmp", rows)
+        generate(path + ".tmp", rows, seed=seed)
         os.replace(path + ".tmp", path)
         print(f"generated {path} ({rows:,} rows, {os.path.getsize(path) / 1e6:.0f} MB) "
               f"in {time.perf_counter() - start:.0f} s", flush=True)
@@ -53,21 +54,34 @@ class Mlfusion:
         )
         self.pid = self.proc.pid
 
+    # A statement sent after each one: its output ends the first one's, whether that one
+    # printed its time or failed in whatever way.
+    END = "mlfusion-bench-end"
+
     def run(self, sql: str) -> tuple[float, list[str]]:
-        """Runs one statement: (seconds, output lines)."""
-        self.proc.stdin.write(" ".join(sql.split()).rstrip(";") + ";\n")
+        """Runs one statement: (seconds, output lines). Fails unless the CLI timed it."""
+        statement = " ".join(sql.splitlines()).strip().rstrip(";")
+        self.proc.stdin.write(f"{statement};\nSELECT '{self.END}' AS end;\n")
         self.proc.stdin.flush()
-        lines = []
+        lines, elapsed = [], None
         while True:
             line = self.proc.stdout.readline()
             if not line:
                 raise RuntimeError("mlfusion exited:\n" + "".join(lines))
+            if line.strip() == self.END:
+                self._read_past_elapsed()
+                if elapsed is None:
+                    raise RuntimeError(f"mlfusion: {''.join(lines).strip()}\nfor: {sql}")
+                return elapsed, lines
             found = re.match(r"Elapsed ([0-9.]+) seconds", line)
-            if found:
-                return float(found.group(1)), lines
-            if line.startswith(("Error", "External error", "Execution error")):
-                raise RuntimeError(f"mlfusion: {line.strip()}\nfor: {sql}")
-            lines.append(line)
+            if elapsed is None and found:
+                elapsed = float(found.group(1))
+            elif elapsed is None:
+                lines.append(line)
+
+    def _read_past_elapsed(self) -> None:
+        while not re.match(r"Elapsed ", self.proc.stdout.readline() or "Elapsed (exited)"):
+            pass
 
     def close(self) -> None:
         self.proc.stdin.close()

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from harness import Mlfusion, arguments, compare, generate, header, row, save, table, timed
+from harness import Mlfusion, arguments, compare, header, row, save, table, timed
 
 FEATURES = ["age", "tenure_months", "monthly_charges", "plan", "signup_at"]
 LABEL = "churn"
@@ -134,9 +134,7 @@ def main() -> None:
     cases = args.cases.split(",")
     train = table(args.train_rows, args.data)
     big = table(args.rows, args.data) if any(c.endswith("_predict") for c in cases) else None
-    test = os.path.join(args.data, "churn_test_200000.parquet")
-    if not os.path.exists(test):
-        generate(test, 200_000, seed=7)
+    test = table(200_000, args.data, name="churn_test", seed=7)
     registry = os.path.join(args.data, "registry")
     shutil.rmtree(registry, ignore_errors=True)
     ours = Mlfusion(args.mlfusion)
