@@ -5,6 +5,7 @@ import json
 import os
 import platform
 import re
+import select
 import statistics
 import subprocess
 import sys
@@ -50,9 +51,10 @@ class Mlfusion:
         self.proc = subprocess.Popen(
             [binary, "--format", "csv", *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, bufsize=1, cwd=tempfile.mkdtemp(prefix="mlfusion-bench-"),
+            cwd=tempfile.mkdtemp(prefix="mlfusion-bench-"),
         )
         self.pid = self.proc.pid
+        self.pending = b""
 
     # A statement sent after each one: its output ends the first one's, whether that one
     # printed its time or failed in whatever way.
@@ -61,15 +63,14 @@ class Mlfusion:
     def run(self, sql: str) -> tuple[float, list[str]]:
         """Runs one statement: (seconds, output lines). Fails unless the CLI timed it."""
         statement = " ".join(sql.splitlines()).strip().rstrip(";")
-        self.proc.stdin.write(f"{statement};\nSELECT '{self.END}' AS end;\n")
+        self.proc.stdin.write(f"{statement};\nSELECT '{self.END}' AS end;\n".encode())
         self.proc.stdin.flush()
         lines, elapsed = [], None
         while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError("mlfusion exited:\n" + "".join(lines))
+            line = self._line()
             if line.strip() == self.END:
-                self._read_past_elapsed()
+                while not self._line().startswith("Elapsed "):
+                    pass
                 if elapsed is None:
                     raise RuntimeError(f"mlfusion: {''.join(lines).strip()}\nfor: {sql}")
                 return elapsed, lines
@@ -79,9 +80,22 @@ class Mlfusion:
             elif elapsed is None:
                 lines.append(line)
 
-    def _read_past_elapsed(self) -> None:
-        while not re.match(r"Elapsed ", self.proc.stdout.readline() or "Elapsed (exited)"):
-            pass
+    def _line(self) -> str:
+        """The CLI's next output line. A statement the CLI cannot parse prints no newline:
+        the REPL waits for more lines to complete it, so it is an error here."""
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.pending:
+            ready, _, _ = select.select([fd], [], [], 1.0)
+            if not ready:
+                if b"Invalid statement" in self.pending:
+                    raise RuntimeError(f"mlfusion: {self.pending.decode(errors='replace').strip()}")
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise RuntimeError("mlfusion exited:\n" + self.pending.decode(errors="replace"))
+            self.pending += chunk
+        line, self.pending = self.pending.split(b"\n", 1)
+        return line.decode(errors="replace") + "\n"
 
     def close(self) -> None:
         self.proc.stdin.close()
