@@ -22,24 +22,39 @@ struct Bins {
 
 const MAX_BINS: usize = 256;
 
-impl Bins {
-    fn fit(values: &mut [f64]) -> Self {
-        values.sort_by(f64::total_cmp);
-        let mut distinct: Vec<(f64, usize)> = Vec::new();
-        for &v in values.iter() {
-            match distinct.last_mut() {
-                Some((last, count)) if *last == v => *count += 1,
-                _ => distinct.push((v, 1)),
+/// Adds `v` to `few`, the distinct values seen so far with their counts:
+/// values equal by `==` are one (-0.0 and 0.0, standing as the first of
+/// them in total order), each NaN is its own. False, leaving `few` as it
+/// was, if `v` would make more than `MAX_BINS` of them.
+fn count_distinct(few: &mut Vec<(f64, usize)>, v: f64) -> bool {
+    match few.iter().position(|(d, _)| *d == v) {
+        Some(i) => {
+            let (d, count) = &mut few[i];
+            *count += 1;
+            if v.total_cmp(d).is_lt() {
+                *d = v;
             }
+            true
         }
+        None if few.len() < MAX_BINS => {
+            few.push((v, 1));
+            true
+        }
+        None => false,
+    }
+}
+
+impl Bins {
+    /// The bins of a column of `n` values, from its distinct values with
+    /// their counts (as [`count_distinct`] counts them) in total order.
+    fn fit(distinct: &[(f64, usize)], n: usize) -> Self {
         let upper = if distinct.len() <= MAX_BINS {
             distinct.iter().map(|(v, _)| *v).collect()
         } else {
             // Bin ends at equal steps of the cumulative count.
-            let n = values.len();
             let mut upper = Vec::with_capacity(MAX_BINS);
             let mut seen = 0;
-            for (v, count) in &distinct {
+            for (v, count) in distinct {
                 seen += count;
                 if seen * MAX_BINS >= (upper.len() + 1) * n {
                     upper.push(*v);
@@ -51,6 +66,67 @@ impl Bins {
             upper
         };
         Self { upper }
+    }
+
+    /// The bins of every column of `x` in `columns`, and each row's bin.
+    /// Columns of at most `MAX_BINS` distinct values (one-hot columns, small
+    /// integers) are counted in one pass over the rows; only the others are
+    /// copied out and sorted.
+    fn fit_columns(x: &Matrix, columns: std::ops::Range<usize>) -> Vec<(Bins, Vec<u8>)> {
+        let d = x.cols.max(1);
+        let mut few: Vec<Option<Vec<(f64, usize)>>> =
+            columns.clone().map(|_| Some(vec![])).collect();
+        let mut many: Vec<Vec<f64>> = columns.clone().map(|_| Vec::new()).collect();
+        for (i, row) in x.data.chunks_exact(d).enumerate() {
+            for (j, c) in columns.clone().enumerate() {
+                let counted = match &mut few[j] {
+                    Some(distinct) => count_distinct(distinct, row[c]),
+                    None => {
+                        many[j].push(row[c]);
+                        true
+                    }
+                };
+                if !counted {
+                    // Too many distinct values: this column is sorted instead.
+                    few[j] = None;
+                    many[j] = x.data.chunks_exact(d).take(i + 1).map(|r| r[c]).collect();
+                }
+            }
+        }
+        let bins: Vec<Bins> = few
+            .into_iter()
+            .zip(many)
+            .map(|(few, mut many)| {
+                let distinct = match few {
+                    Some(mut distinct) => {
+                        distinct.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+                        distinct
+                    }
+                    None => {
+                        many.sort_unstable_by(f64::total_cmp);
+                        let mut distinct: Vec<(f64, usize)> = Vec::new();
+                        for v in many {
+                            match distinct.last_mut() {
+                                Some((last, count)) if *last == v => *count += 1,
+                                _ => distinct.push((v, 1)),
+                            }
+                        }
+                        distinct
+                    }
+                };
+                Bins::fit(&distinct, x.rows)
+            })
+            .collect();
+        let mut binned: Vec<Vec<u8>> = columns
+            .clone()
+            .map(|_| Vec::with_capacity(x.rows))
+            .collect();
+        for row in x.data.chunks_exact(d) {
+            for ((b, out), c) in bins.iter().zip(&mut binned).zip(columns.clone()) {
+                out.push(b.bin(row[c]));
+            }
+        }
+        bins.into_iter().zip(binned).collect()
     }
 
     fn bin(&self, x: f64) -> u8 {
@@ -171,12 +247,23 @@ struct Layout {
 impl Layout {
     fn new(x: &Matrix, one_hot: &[(usize, usize)]) -> Self {
         let (n, d) = (x.rows, x.cols);
-        let bins: Vec<Bins> = (0..d)
-            .map(|c| Bins::fit(&mut (0..n).map(|i| x.data[i * d + c]).collect::<Vec<_>>()))
-            .collect();
-        let binned = (0..d)
-            .map(|c| (0..n).map(|i| bins[c].bin(x.data[i * d + c])).collect())
-            .collect();
+        // The columns are binned on every core, each column on its own (the
+        // bins of a column do not depend on which thread fits them).
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        let per_thread = d.div_ceil(threads).max(1);
+        let fitted: Vec<(Bins, Vec<u8>)> = std::thread::scope(|scope| {
+            let parts: Vec<_> = (0..d)
+                .step_by(per_thread)
+                .map(|first| {
+                    scope.spawn(move || Bins::fit_columns(x, first..(first + per_thread).min(d)))
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|p| p.join().expect("binning thread"))
+                .collect()
+        });
+        let (bins, binned): (Vec<Bins>, Vec<Vec<u8>>) = fitted.into_iter().unzip();
         let mut in_bundle = vec![false; d];
         let mut bundles = Vec::new();
         for &(start, width) in one_hot {
@@ -648,17 +735,81 @@ mod tests {
         }
     }
 
+    /// The bins and binned rows of each column of a row-major `rows × cols`
+    /// matrix, as training fits them.
+    fn fit_columns(cols: usize, data: Vec<f64>) -> Vec<(Bins, Vec<u8>)> {
+        let x = Matrix {
+            rows: data.len() / cols,
+            cols,
+            data,
+        };
+        Bins::fit_columns(&x, 0..cols)
+    }
+
+    /// Bins by the definition: every value sorted, equal neighbours merged.
+    fn bins_by_sorting(mut values: Vec<f64>) -> Bins {
+        let n = values.len();
+        values.sort_by(f64::total_cmp);
+        let mut distinct: Vec<(f64, usize)> = Vec::new();
+        for v in values {
+            match distinct.last_mut() {
+                Some((last, count)) if *last == v => *count += 1,
+                _ => distinct.push((v, 1)),
+            }
+        }
+        Bins::fit(&distinct, n)
+    }
+
     #[test]
     fn bins_hold_every_distinct_value_when_few() {
-        let b = Bins::fit(&mut [3.0, 1.0, 2.0, 2.0, 1.0]);
+        let (b, binned) = fit_columns(1, vec![3.0, 1.0, 2.0, 2.0, 1.0]).remove(0);
         assert_eq!(b.upper, vec![1.0, 2.0, 3.0]);
+        assert_eq!(binned, vec![2, 0, 1, 1, 0]);
         assert_eq!(
             [b.bin(0.5), b.bin(1.0), b.bin(1.5), b.bin(3.0), b.bin(9.0)],
             [0, 0, 1, 2, 2]
         );
-        let many = Bins::fit(&mut (0..10_000).map(f64::from).collect::<Vec<_>>());
+        let (many, _) = fit_columns(1, (0..10_000).map(f64::from).collect()).remove(0);
         assert_eq!(many.upper.len(), MAX_BINS);
         assert_eq!(many.upper[MAX_BINS - 1], 9999.0);
+    }
+
+    /// Columns of few distinct values are counted in one pass, the others
+    /// sorted; both give the bins of sorting every value, also for a column
+    /// that has few values at first, and -0.0 and 0.0 as one value.
+    #[test]
+    fn counted_and_sorted_columns_bin_as_sorting_does() {
+        let n = 3_000;
+        let columns: Vec<Vec<f64>> = vec![
+            (0..n).map(|i| [0.0, -0.0, 1.0][i % 3]).collect(),
+            (0..n).map(|i| ((i * 7919) % MAX_BINS) as f64).collect(),
+            (0..n)
+                .map(|i| ((i * 7919) % (MAX_BINS + 1)) as f64)
+                .collect(),
+            (0..n)
+                .map(|i| if i < 2_000 { (i % 2) as f64 } else { i as f64 })
+                .collect(),
+            (0..n)
+                .map(|i| ((i * 104_729) % 1_000) as f64 / 7.0 - 50.0)
+                .collect(),
+        ];
+        let cols = columns.len();
+        let data = (0..n)
+            .flat_map(|i| columns.iter().map(move |c| c[i]))
+            .collect();
+        for ((bins, binned), column) in fit_columns(cols, data).into_iter().zip(columns) {
+            let expected = bins_by_sorting(column.clone());
+            assert_eq!(
+                bins.upper.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                expected
+                    .upper
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect::<Vec<_>>()
+            );
+            let expected_binned: Vec<u8> = column.iter().map(|&v| expected.bin(v)).collect();
+            assert_eq!(binned, expected_binned);
+        }
     }
 
     #[test]
