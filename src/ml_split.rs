@@ -316,7 +316,7 @@ impl Spec {
 }
 
 /// Whether reading `plan` twice surely gives the same rows: not if it calls a
-/// volatile function (`random()`, `now()`, …) or takes a LIMIT (which may
+/// volatile function (`random()`, `uuid()`, …) or takes a LIMIT (which may
 /// take other rows each time), also inside views and subqueries. Balanced
 /// splits of other sources count their strata in the same read as they rank
 /// them, or the counts could disagree with the ranks.
