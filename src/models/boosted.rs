@@ -44,6 +44,13 @@ fn count_distinct(few: &mut Vec<(f64, usize)>, v: f64) -> bool {
     }
 }
 
+/// A column's values as binning gathers them: its distinct values with their
+/// counts while there are at most `MAX_BINS` of them, else all of them.
+enum Gathered {
+    Distinct(Vec<(f64, usize)>),
+    All(Vec<f64>),
+}
+
 impl Bins {
     /// The bins of a column of `n` values, from its distinct values with
     /// their counts (as [`count_distinct`] counts them) in total order.
@@ -74,38 +81,36 @@ impl Bins {
     /// copied out and sorted.
     fn fit_columns(x: &Matrix, columns: std::ops::Range<usize>) -> Vec<(Bins, Vec<u8>)> {
         let d = x.cols.max(1);
-        let mut few: Vec<Option<Vec<(f64, usize)>>> =
-            columns.clone().map(|_| Some(vec![])).collect();
-        let mut many: Vec<Vec<f64>> = columns.clone().map(|_| Vec::new()).collect();
+        let mut gathered: Vec<Gathered> = columns
+            .clone()
+            .map(|_| Gathered::Distinct(vec![]))
+            .collect();
         for (i, row) in x.data.chunks_exact(d).enumerate() {
-            for (j, c) in columns.clone().enumerate() {
-                let counted = match &mut few[j] {
-                    Some(distinct) => count_distinct(distinct, row[c]),
-                    None => {
-                        many[j].push(row[c]);
-                        true
+            for (g, c) in gathered.iter_mut().zip(columns.clone()) {
+                match g {
+                    Gathered::Distinct(distinct) => {
+                        if !count_distinct(distinct, row[c]) {
+                            // Too many distinct values: this column is sorted instead.
+                            let values = x.data.chunks_exact(d).take(i + 1).map(|r| r[c]);
+                            *g = Gathered::All(values.collect());
+                        }
                     }
-                };
-                if !counted {
-                    // Too many distinct values: this column is sorted instead.
-                    few[j] = None;
-                    many[j] = x.data.chunks_exact(d).take(i + 1).map(|r| r[c]).collect();
+                    Gathered::All(values) => values.push(row[c]),
                 }
             }
         }
-        let bins: Vec<Bins> = few
+        let bins: Vec<Bins> = gathered
             .into_iter()
-            .zip(many)
-            .map(|(few, mut many)| {
-                let distinct = match few {
-                    Some(mut distinct) => {
+            .map(|g| {
+                let distinct = match g {
+                    Gathered::Distinct(mut distinct) => {
                         distinct.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
                         distinct
                     }
-                    None => {
-                        many.sort_unstable_by(f64::total_cmp);
+                    Gathered::All(mut values) => {
+                        values.sort_unstable_by(f64::total_cmp);
                         let mut distinct: Vec<(f64, usize)> = Vec::new();
-                        for v in many {
+                        for v in values {
                             match distinct.last_mut() {
                                 Some((last, count)) if *last == v => *count += 1,
                                 _ => distinct.push((v, 1)),
