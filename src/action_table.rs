@@ -4,11 +4,12 @@
 //! so `CREATE VIEW` over them does nothing until the view is queried.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::Result;
 use datafusion::datasource::memory::MemorySourceConfig;
@@ -29,11 +30,27 @@ pub struct ActionTable {
     action: Action,
 }
 
+/// Numbers the calls of table functions (see [`distinct_call`]).
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// `schema` marked as the result of one table-function call. DataFusion
+/// compares table scans by name and schema, not by what they read, so two
+/// calls of one function with the same output columns in one query
+/// (`(SELECT roc_auc FROM ml_evaluate('a', ...)) + (SELECT roc_auc FROM
+/// ml_evaluate('b', ...))`) would otherwise be merged as one common
+/// subexpression, and both would read the first call's result.
+pub fn distinct_call(schema: &Schema) -> SchemaRef {
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let mut metadata = schema.metadata().clone();
+    metadata.insert("mlfusion.call".to_string(), call.to_string());
+    Arc::new(schema.clone().with_metadata(metadata))
+}
+
 impl ActionTable {
     pub fn new(name: &'static str, schema: SchemaRef, action: Action) -> Self {
         Self {
             name,
-            schema,
+            schema: distinct_call(&schema),
             action,
         }
     }
@@ -63,7 +80,11 @@ impl TableProvider for ActionTable {
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let state = session_state(self.name, state)?.clone();
-        let batches = (self.action)(state).await?;
+        let batches = (self.action)(state)
+            .await?
+            .into_iter()
+            .map(|b| b.with_schema(Arc::clone(&self.schema)))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(MemorySourceConfig::try_new_exec(
             &[batches],
             Arc::clone(&self.schema),
