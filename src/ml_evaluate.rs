@@ -27,8 +27,6 @@ const NAME: &str = "ml_evaluate";
 pub struct MlEvaluate;
 
 /// ML.EVALUATE's k-means columns.
-const KMEANS: &[&str] = &["davies_bouldin_index", "mean_squared_distance"];
-
 /// The k-means metrics of every row of `source`.
 async fn evaluate_kmeans(
     state: SessionState,
@@ -49,7 +47,7 @@ async fn evaluate_kmeans(
 
 fn schema_for(model: &Model) -> SchemaRef {
     let names = match model.model_type {
-        ModelType::Kmeans => KMEANS,
+        ModelType::Kmeans => metrics::KMEANS,
         t if t.is_classifier() => metrics::CLASSIFICATION,
         _ => metrics::REGRESSION,
     };

@@ -89,20 +89,6 @@ impl Options {
         }
     }
 
-    /// A finite number of at least `min`, if given.
-    pub fn number(&self, key: &str, min: f64) -> Result<Option<f64>> {
-        let Some(v) = self.get(key) else {
-            return Ok(None);
-        };
-        match v.parse::<f64>() {
-            Ok(x) if x.is_finite() && x >= min => Ok(Some(x)),
-            _ => plan_err!(
-                "{}: option {key}={v} is not valid; give a number of at least {min}",
-                self.function
-            ),
-        }
-    }
-
     /// One of `choices`, if given (case-insensitive).
     pub fn choice(&self, key: &str, choices: &[&'static str]) -> Result<Option<&'static str>> {
         let Some(v) = self.get(key) else {
@@ -161,14 +147,15 @@ impl Options {
     }
 }
 
-/// Splits at commas that are not inside brackets.
+/// Splits at commas that are not inside brackets or parentheses (lists,
+/// and `ml_tune`'s `choice(a, b)`).
 fn split_top_level(text: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0i32, 0);
     for (i, c) in text.char_indices() {
         match c {
-            '[' => depth += 1,
-            ']' => depth -= 1,
+            '[' | '(' => depth += 1,
+            ']' | ')' => depth -= 1,
             ',' if depth == 0 => {
                 parts.push(&text[start..i]);
                 start = i + 1;

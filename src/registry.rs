@@ -51,6 +51,47 @@ pub struct Metadata {
     pub split_spec: Option<String>,
     /// Fingerprint64 of model.json, checked when the model is loaded.
     pub model_fingerprint: String,
+    /// How `ml_tune` chose the hyperparameters, with every trial (absent
+    /// for a model `ml_train` trained).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning: Option<Tuning>,
+}
+
+/// An `ml_tune` run, as `ml_trials` reads it back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tuning {
+    /// The metric the trials were scored by, e.g. `roc_auc`.
+    pub objective: String,
+    pub maximize: bool,
+    pub algorithm: String,
+    pub seed: u64,
+    /// Where the folds came from: `column fold` or `abs_mod(row_fingerprint(*), k)`.
+    pub folds: String,
+    /// The searched hyperparameters and their spaces, in the order of the
+    /// trials' columns.
+    pub search_space: Vec<(String, String)>,
+    pub trials: Vec<Trial>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Trial {
+    pub trial_id: u64,
+    /// The searched hyperparameters' values, in the order of `search_space`.
+    #[serde(with = "crate::models::exact")]
+    pub hyperparameters: Vec<f64>,
+    /// The objective on each validation fold.
+    #[serde(with = "crate::models::exact")]
+    pub fold_values: Vec<f64>,
+    #[serde(with = "crate::models::exact")]
+    pub objective_mean: Option<f64>,
+    #[serde(with = "crate::models::exact")]
+    pub objective_stddev: Option<f64>,
+    #[serde(with = "crate::models::exact")]
+    pub training_seconds: f64,
+    /// `succeeded` or `failed`.
+    pub status: String,
+    pub error_message: Option<String>,
+    pub is_optimal: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,8 +5,8 @@
 //! would rebuild DataFusion). A reloaded model is the trained model, bit for
 //! bit, so tree thresholds that equal training values keep their rows.
 //!
-//! Use as `#[serde(with = "exact")]` on f64, `Vec<f64>` and `Vec<Vec<f64>>`
-//! fields.
+//! Use as `#[serde(with = "exact")]` on f64, `Option<f64>`, `Vec<f64>` and
+//! `Vec<Vec<f64>>` fields.
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -27,6 +27,17 @@ impl Exact for f64 {
     }
     fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         parse(&String::deserialize(d)?)
+    }
+}
+
+impl Exact for Option<f64> {
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.map(|v| v.to_string()).serialize(s)
+    }
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| parse(&t))
+            .transpose()
     }
 }
 

@@ -20,6 +20,9 @@ pub const CLASSIFICATION: &[&str] = &[
     "roc_auc",
 ];
 
+/// kmeans' metrics (ML.EVALUATE's), which need no label.
+pub const KMEANS: &[&str] = &["davies_bouldin_index", "mean_squared_distance"];
+
 pub const REGRESSION: &[&str] = &[
     "mean_absolute_error",
     "mean_squared_error",

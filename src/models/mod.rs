@@ -17,11 +17,13 @@ use serde::{Deserialize, Serialize};
 
 pub mod boosted;
 pub mod exact;
+pub mod hyperparameters;
 pub mod kmeans;
 pub mod linear;
 pub mod metrics;
 pub mod optimize;
 pub mod preprocess;
+pub mod search;
 
 use preprocess::{Features, Matrix};
 
@@ -318,4 +320,19 @@ pub struct TrainingSet {
     pub x: Matrix,
     /// Regression targets or class indices.
     pub y: Vec<f64>,
+}
+
+/// SplitMix64: a small, fixed pseudo-random stream (k-means++ seeding,
+/// hyperparameter search), the same on every machine.
+pub(crate) struct SplitMix(pub u64);
+
+impl SplitMix {
+    /// A uniform draw in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
 }
