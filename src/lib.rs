@@ -33,6 +33,7 @@ mod ml_predict;
 mod ml_roc_curve;
 mod ml_split;
 mod ml_train;
+mod ml_tune;
 pub mod models;
 pub mod object_stores;
 mod options;
@@ -44,7 +45,8 @@ mod wildcard;
 pub const MLFUSION_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Registers every mlfusion function on `ctx`: the scalar and aggregate
-/// functions, the table functions (`ml_split`, `ml_train`, `ml_predict`,
+/// functions, the table functions (`ml_split`, `ml_train`, `ml_tune`,
+/// `ml_trials`, `ml_predict`,
 /// `ml_evaluate`, `ml_confusion_matrix`, `ml_roc_curve`, `ml_models`,
 /// `ml_deploy`), the `mlfusion.*` settings, and
 /// the analyzer rule that lets `row_fingerprint(*)` and
@@ -74,6 +76,8 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
     vec![
         ("ml_split", Arc::new(ml_split::MlSplit)),
         ("ml_train", Arc::new(ml_train::MlTrain)),
+        ("ml_tune", Arc::new(ml_tune::MlTune)),
+        ("ml_trials", Arc::new(ml_tune::MlTrials)),
         ("ml_predict", Arc::new(ml_predict::MlPredict)),
         ("ml_evaluate", Arc::new(ml_evaluate::MlEvaluate)),
         (
