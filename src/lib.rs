@@ -37,6 +37,7 @@ mod ml_tune;
 pub mod models;
 pub mod object_stores;
 mod options;
+pub mod progress;
 pub mod registry;
 mod source;
 mod wildcard;

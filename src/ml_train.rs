@@ -282,7 +282,7 @@ fn classes_of(label: &ArrayRef) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Prints progress to stderr once training has taken a few seconds, and
+/// Reports progress once training has taken a few seconds, and
 /// stops the training when the query was cancelled.
 fn progress_printer<'a>(
     name: &'a str,
@@ -294,7 +294,9 @@ fn progress_printer<'a>(
         let now = Instant::now();
         if now - start > Duration::from_secs(3) && now - last > Duration::from_secs(1) {
             last = now;
-            eprintln!("{NAME} {name}: iteration {iteration}, objective {objective:.6}");
+            crate::progress::report(&format!(
+                "{NAME} {name}: iteration {iteration}, objective {objective:.6}"
+            ));
         }
         !cancelled.load(Ordering::Relaxed)
     }

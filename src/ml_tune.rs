@@ -31,6 +31,7 @@ use crate::ml_train::{
 use crate::models::hyperparameters::{self, Hyperparameters, Kind};
 use crate::models::search::{Algorithm, Dimension, Observation, Search, Space, ALGORITHMS};
 use crate::models::{metrics, ModelType};
+use crate::progress;
 use crate::registry::{parse_model_ref, Registry, Trial, Tuning};
 use crate::source::{block_on, session_state, string_arg};
 
@@ -293,11 +294,11 @@ impl Plan {
             .map_or(0, |t| t.trial_id);
         let (metadata, uri) =
             store(&state, &self.input, &model, metrics, &rows, Some(tuning)).await?;
-        eprintln!(
+        progress::report(&format!(
             "{NAME} {}: version {} trained on all {} rows with the hyperparameters of trial \
              {best}: {uri}",
             metadata.model, metadata.version, metadata.training_rows
-        );
+        ));
         Ok(vec![batch])
     }
 
@@ -421,8 +422,8 @@ impl Plan {
         })
     }
 
-    /// Prints a trial's line to stderr, where the CLI and notebooks (which
-    /// show a kernel's stderr) let the user follow the search.
+    /// Reports a trial's line (the CLI prints it to stderr, the Python
+    /// package to `sys.stderr`), so the user can follow the search.
     fn report(&self, trial: &Trial, best: Option<(f64, u64)>, repeated: bool) {
         let values: Vec<String> = self
             .search
@@ -441,18 +442,21 @@ impl Plan {
         match (trial.objective_mean, &trial.error_message) {
             (Some(mean), _) => {
                 let (b, id) = best.unwrap_or((mean, trial.trial_id));
-                eprintln!(
-                    "{head}: {} {mean:.6} ± {:.6}{}; best {b:.6} (trial {id})",
+                let again = if repeated {
+                    " (as an earlier trial)"
+                } else {
+                    ""
+                };
+                progress::report(&format!(
+                    "{head}: {} {mean:.6} ± {:.6}{again}; best {b:.6} (trial {id})",
                     self.objective,
                     trial.objective_stddev.unwrap_or_default(),
-                    if repeated {
-                        " (as an earlier trial)"
-                    } else {
-                        ""
-                    }
-                );
+                ));
             }
-            (None, error) => eprintln!("{head} failed: {}", error.as_deref().unwrap_or("")),
+            (None, error) => progress::report(&format!(
+                "{head} failed: {}",
+                error.as_deref().unwrap_or("")
+            )),
         }
     }
 

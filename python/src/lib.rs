@@ -6,10 +6,12 @@
 //!
 //! Queries run on a Tokio runtime with the GIL released; while one runs, the
 //! calling thread checks for Python signals every 100 ms, so Ctrl-C cancels
-//! it with `KeyboardInterrupt`.
+//! it with `KeyboardInterrupt`, and writes the query's progress lines
+//! (`ml_tune`'s trials) to `sys.stderr`, which notebooks show under the cell.
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use datafusion::arrow::array::RecordBatchIterator;
@@ -62,6 +64,55 @@ fn runtime() -> &'static Runtime {
     })
 }
 
+/// Queries waiting in [`wait`] now: while there is one, progress lines are
+/// queued for a waiting thread to write; otherwise (a query run by another
+/// host, such as datafusion-python) they go to the process's stderr.
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+static PROGRESS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The progress sink: never takes the GIL itself, since the thread holding
+/// it may be waiting for this very query.
+fn queue_progress(line: &str) {
+    match PROGRESS.lock() {
+        Ok(mut lines) if WAITING.load(Ordering::SeqCst) > 0 => lines.push(line.to_string()),
+        _ => eprintln!("{line}"),
+    }
+}
+
+/// Writes the queued progress lines to `sys.stderr`.
+fn write_progress(py: Python<'_>) {
+    let lines = match PROGRESS.lock() {
+        Ok(mut lines) if !lines.is_empty() => std::mem::take(&mut *lines),
+        _ => return,
+    };
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let written = PyModule::import(py, "sys")
+        .and_then(|sys| sys.getattr("stderr"))
+        .and_then(|err| {
+            err.call_method1("write", (text.as_str(),))?;
+            err.call_method0("flush")
+        });
+    if written.is_err() {
+        eprint!("{text}");
+    }
+}
+
+/// Counts a waiting query while alive.
+struct Waiting;
+
+impl Waiting {
+    fn new() -> Self {
+        WAITING.fetch_add(1, Ordering::SeqCst);
+        Self
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Runs `future` on the runtime without the GIL while this thread watches
 /// for Python signals: Ctrl-C aborts the task (even while it plans, which
 /// may block a worker on I/O) and raises `KeyboardInterrupt`.
@@ -77,7 +128,8 @@ where
             "mlfusion cannot run a query from code that a running mlfusion query called",
         ));
     }
-    py.detach(|| {
+    let waiting = Waiting::new();
+    let result = py.detach(|| {
         let task = runtime().spawn(future);
         let abort = task.abort_handle();
         runtime().block_on(async {
@@ -85,7 +137,11 @@ where
                 loop {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     // No interpreter (shutting down): nothing to check.
-                    if let Some(Err(e)) = Python::try_attach(|py| py.check_signals()) {
+                    let checked = Python::try_attach(|py| {
+                        write_progress(py);
+                        py.check_signals()
+                    });
+                    if let Some(Err(e)) = checked {
                         return e;
                     }
                 }
@@ -101,7 +157,10 @@ where
                 }
             }
         })
-    })
+    });
+    drop(waiting);
+    write_progress(py);
+    result
 }
 
 /// A DataFusion session with every mlfusion function registered.
@@ -483,6 +542,7 @@ fn aggregate_functions() -> Vec<ExportedAggregateFunction> {
 
 #[pymodule]
 fn _mlfusion(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    mlfusion::progress::set_sink(Some(Arc::new(queue_progress)));
     m.add_class::<SessionContext>()?;
     m.add_class::<PyDataFrame>()?;
     m.add_class::<ExportedScalarFunction>()?;
