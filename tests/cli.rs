@@ -150,3 +150,36 @@ fn train_example_runs_as_the_readme_says() {
         "{text}"
     );
 }
+
+#[test]
+fn tune_example_runs_and_reports_each_trial() {
+    let registry = common::repo_root().join("target/examples/registry/penguin_sex");
+    let _ = std::fs::remove_dir_all(&registry);
+    let out = mlfusion(&["-q", "--format", "csv", "-f", "sql/examples/tune.sql"]);
+    let text = stdout(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}{err}");
+    // Twelve trials, one optimal, found again by ml_trials; deterministic for the seed.
+    assert_eq!(text.matches(",false\n").count(), 11, "{text}");
+    assert!(text.contains("6,2,0.4832,0.9638,true\n"), "{text}");
+    assert!(
+        text.contains("trial_id,max_depth,learning_rate,cv_roc_auc\n6,2,0.4832,0.9638\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("test_roc_auc,test_accuracy\n0.9804,0.9552\n"),
+        "{text}"
+    );
+    // Progress: a line per trial with the best so far, then the stored version.
+    for i in 1..=12 {
+        assert!(
+            err.contains(&format!("ml_tune penguin_sex: trial {i} of 12 (")),
+            "{err}"
+        );
+    }
+    assert!(err.contains("best 0.963765 (trial 6)"), "{err}");
+    assert!(
+        err.contains("ml_tune penguin_sex: version 1 trained on all 266 rows with the hyperparameters of trial 6"),
+        "{err}"
+    );
+}

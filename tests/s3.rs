@@ -217,3 +217,37 @@ fn model_registry_in_s3() {
     assert_eq!(predictions.len(), 2, "{out}");
     assert_eq!(predictions[0], predictions[1], "{out}");
 }
+
+#[test]
+#[ignore = "needs an S3 server: run scripts/test.sh"]
+fn tuning_reads_and_writes_s3() {
+    let (_, bucket) = s3();
+    let prefix = format!("s3://{bucket}/tuned-{}", std::process::id());
+    let data = format!("{prefix}-data/penguins.parquet");
+    let trials = "SELECT trial_id, l2_reg, objective_mean, is_optimal FROM";
+    let out = mlfusion(&[
+        &format!("COPY (SELECT * FROM 'data/penguins.parquet') TO '{data}'"),
+        &format!("SET mlfusion.registry = '{prefix}'"),
+        &format!(
+            "{trials} ml_tune('species', '{data}', 'species', \
+             'model_type=logistic_reg, folds=3, algorithm=grid, l2_reg=choice(0.1, 1, 10)')"
+        ),
+        &format!("{trials} ml_trials('species')"),
+        "SELECT version, artifact_uri FROM ml_models()",
+    ]);
+    let header = "trial_id,l2_reg,objective_mean,is_optimal\n";
+    let blocks: Vec<&str> = out.split(header).skip(1).collect();
+    assert_eq!(blocks.len(), 2, "{out}");
+    let tuned: Vec<&str> = blocks[0].lines().take(3).collect();
+    let read_back: Vec<&str> = blocks[1].lines().take(3).collect();
+    assert_eq!(tuned, read_back, "{out}");
+    assert_eq!(
+        tuned.iter().filter(|l| l.ends_with(",true")).count(),
+        1,
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("version,artifact_uri\n1,{prefix}/species/1/\n")),
+        "{out}"
+    );
+}

@@ -210,3 +210,26 @@ def test_a_displayed_action_runs_once(ctx, tmp_path):
 def test_set_takes_option_names_only(ctx):
     with pytest.raises(mlfusion.MlfusionError, match="not an option name"):
         ctx.set("mlfusion.registry = 'x' --", "y")
+
+
+def test_tune_reports_progress_and_keeps_its_trials(ctx, tmp_path, capfd):
+    ctx.set("mlfusion.registry", str(tmp_path / "registry"))
+    ctx.sql(f"CREATE VIEW splits AS {SPLIT}")
+    trials = ctx.sql(
+        "SELECT * FROM ml_tune('tuned', 'SELECT * EXCLUDE (split) FROM splits WHERE split = ''train''', "
+        "'species', 'model_type=logistic_reg, trials=4, seed=5, l2_reg=range(0.01, 10, log)')"
+    ).to_pandas()
+    assert list(trials.trial_id) == [1, 2, 3, 4]
+    assert trials.is_optimal.sum() == 1
+    best = trials[trials.is_optimal].iloc[0]
+    assert best.objective_mean == trials.objective_mean.max()
+    assert set(trials.status) == {"succeeded"}
+    # Progress goes to the process's stderr, which notebooks show under the cell.
+    err = capfd.readouterr().err
+    assert "ml_tune tuned: trial 1 of 4 (l2_reg=" in err
+    assert "ml_tune tuned: trial 4 of 4" in err and "best" in err
+    # The trials come back from the registry as ml_tune returned them.
+    again = ctx.sql("SELECT * FROM ml_trials('tuned')").to_pandas()
+    assert again.equals(trials)
+    params = ctx.sql("SELECT params['l2_reg'] AS l2 FROM ml_models() WHERE model = 'tuned'").to_pandas()
+    assert float(params.l2[0]) == best.l2_reg
