@@ -6,6 +6,7 @@
 //! | `row_fingerprint(x1, …, xn)` | scalar | NULL-safe typed fingerprint of a row (row encoding v1) |
 //! | `abs_mod(x, n)` | scalar | BigQuery's `MOD(ABS(x), n)`, total over INT64 |
 //! | `dataset_fingerprint(x1, …, xn)` | aggregate | order-free checksum of a multiset of rows |
+//! | `approx_top_values(x, k)` | aggregate | the k most frequent values with their counts, in bounded memory |
 //!
 //! The crate depends on arrow and the `datafusion-expr` level only, so the
 //! same functions can be registered on Ballista executors or through FFI.
@@ -18,6 +19,7 @@ use datafusion_expr::registry::FunctionRegistry;
 use datafusion_expr::{AggregateUDF, ScalarUDF};
 
 pub mod abs_mod;
+pub mod approx_top_values;
 pub mod dataset_fingerprint;
 pub mod farm_fingerprint;
 pub mod farmhash;
@@ -36,9 +38,14 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
 
 /// Every mlfusion aggregate function.
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    vec![Arc::new(AggregateUDF::from(
-        dataset_fingerprint::DatasetFingerprint::default(),
-    ))]
+    vec![
+        Arc::new(AggregateUDF::from(
+            dataset_fingerprint::DatasetFingerprint::default(),
+        )),
+        Arc::new(AggregateUDF::from(
+            approx_top_values::ApproxTopValues::default(),
+        )),
+    ]
 }
 
 /// Registers every mlfusion function (for example into a `SessionContext`
