@@ -27,6 +27,7 @@ mod action_table;
 pub mod config;
 mod ml_confusion_matrix;
 mod ml_deploy;
+mod ml_describe;
 mod ml_evaluate;
 mod ml_models;
 mod ml_predict;
@@ -47,7 +48,7 @@ pub const MLFUSION_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Registers every mlfusion function on `ctx`: the scalar and aggregate
 /// functions, the table functions (`ml_split`, `ml_train`, `ml_tune`,
-/// `ml_trials`, `ml_predict`,
+/// `ml_trials`, `ml_describe`, `ml_predict`,
 /// `ml_evaluate`, `ml_confusion_matrix`, `ml_roc_curve`, `ml_models`,
 /// `ml_deploy`), the `mlfusion.*` settings, and
 /// the analyzer rule that lets `row_fingerprint(*)` and
@@ -87,6 +88,7 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         ),
         ("ml_roc_curve", Arc::new(ml_roc_curve::MlRocCurve)),
         ("ml_models", Arc::new(ml_models::MlModels)),
+        ("ml_describe", Arc::new(ml_describe::MlDescribe)),
         ("ml_deploy", Arc::new(ml_deploy::MlDeploy)),
     ]
 }

@@ -181,10 +181,11 @@ def register(ctx: Any, registry: str | None = None) -> None:
     The functions cross through DataFusion's FFI, which is stable within a major version:
     this build supports ``datafusion`` ``{major}.x``; another major version is refused with
     :class:`MlfusionError`. Registered: the scalar functions (``row_fingerprint`` with its
-    columns listed, as ``*`` needs mlfusion's own context), the aggregate
-    ``dataset_fingerprint``, and the table functions (``ml_split``, ``ml_train``,
-    ``ml_predict``, ``ml_evaluate``, ``ml_confusion_matrix``, ``ml_roc_curve``,
-    ``ml_models``, ``ml_deploy``).
+    columns listed, as ``*`` needs mlfusion's own context), the aggregates
+    ``dataset_fingerprint`` and ``approx_top_values``, and the table functions
+    (``ml_split``, ``ml_train``, ``ml_tune``, ``ml_trials``, ``ml_predict``,
+    ``ml_evaluate``, ``ml_confusion_matrix``, ``ml_roc_curve``, ``ml_models``,
+    ``ml_describe``, ``ml_deploy``).
 
     The table functions plan and run in a private mlfusion session that reads ``ctx``'s
     tables and views (those of its default schema, streamed through the Arrow C stream

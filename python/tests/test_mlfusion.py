@@ -233,3 +233,17 @@ def test_tune_reports_progress_and_keeps_its_trials(ctx, tmp_path, capfd):
     assert again.equals(trials)
     params = ctx.sql("SELECT params['l2_reg'] AS l2 FROM ml_models() WHERE model = 'tuned'").to_pandas()
     assert float(params.l2[0]) == best.l2_reg
+
+
+def test_describe_covers_every_column(ctx):
+    described = ctx.sql(f"SELECT * FROM ml_describe('{PENGUINS}', 'top_k=2')").to_pandas()
+    columns = ctx.sql(f"SELECT * FROM '{PENGUINS}' LIMIT 0").to_arrow_table().column_names
+    assert list(described.name) == columns
+    species = described[described.name == "species"].iloc[0]
+    assert species.num_rows == 344 and species.num_nulls == 0
+    assert [dict(v) for v in species.top_values] == [
+        {"value": "Adelie", "count": 152},
+        {"value": "Gentoo", "count": 124},
+    ]
+    mass = described[described.name == "body_mass_g"].iloc[0]
+    assert mass.num_nulls == 2 and len(mass.quantiles) == 3
