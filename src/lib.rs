@@ -35,9 +35,11 @@ mod ml_roc_curve;
 mod ml_split;
 mod ml_train;
 mod ml_tune;
+mod ml_validate_drift;
 pub mod models;
 pub mod object_stores;
 mod options;
+pub mod profile;
 pub mod progress;
 pub mod registry;
 mod source;
@@ -48,7 +50,7 @@ pub const MLFUSION_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Registers every mlfusion function on `ctx`: the scalar and aggregate
 /// functions, the table functions (`ml_split`, `ml_train`, `ml_tune`,
-/// `ml_trials`, `ml_describe`, `ml_predict`,
+/// `ml_trials`, `ml_describe`, `ml_validate_drift`, `ml_predict`,
 /// `ml_evaluate`, `ml_confusion_matrix`, `ml_roc_curve`, `ml_models`,
 /// `ml_deploy`), the `mlfusion.*` settings, and
 /// the analyzer rule that lets `row_fingerprint(*)` and
@@ -89,6 +91,10 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         ("ml_roc_curve", Arc::new(ml_roc_curve::MlRocCurve)),
         ("ml_models", Arc::new(ml_models::MlModels)),
         ("ml_describe", Arc::new(ml_describe::MlDescribe)),
+        (
+            "ml_validate_drift",
+            Arc::new(ml_validate_drift::MlValidateDrift),
+        ),
         ("ml_deploy", Arc::new(ml_deploy::MlDeploy)),
     ]
 }
