@@ -36,6 +36,8 @@ mod ml_split;
 mod ml_train;
 mod ml_tune;
 mod ml_validate_drift;
+mod ml_validate_schema;
+mod ml_validate_skew;
 pub mod models;
 pub mod object_stores;
 mod options;
@@ -50,7 +52,9 @@ pub const MLFUSION_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Registers every mlfusion function on `ctx`: the scalar and aggregate
 /// functions, the table functions (`ml_split`, `ml_train`, `ml_tune`,
-/// `ml_trials`, `ml_describe`, `ml_validate_drift`, `ml_predict`,
+/// `ml_trials`, `ml_describe`, `ml_validate_drift`, `ml_validate_skew`,
+/// `ml_validate_schema`,
+/// `ml_predict`,
 /// `ml_evaluate`, `ml_confusion_matrix`, `ml_roc_curve`, `ml_models`,
 /// `ml_deploy`), the `mlfusion.*` settings, and
 /// the analyzer rule that lets `row_fingerprint(*)` and
@@ -94,6 +98,14 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         (
             "ml_validate_drift",
             Arc::new(ml_validate_drift::MlValidateDrift),
+        ),
+        (
+            "ml_validate_skew",
+            Arc::new(ml_validate_skew::MlValidateSkew),
+        ),
+        (
+            "ml_validate_schema",
+            Arc::new(ml_validate_schema::MlValidateSchema),
         ),
         ("ml_deploy", Arc::new(ml_deploy::MlDeploy)),
     ]

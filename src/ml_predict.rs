@@ -40,14 +40,18 @@ const PREDICTION: &str = "__mlfusion_prediction";
 pub struct MlPredict;
 
 /// Loads the model a `model` argument names.
-pub fn load_model(function: &str, state: &SessionState, text: &str) -> Result<(Metadata, Model)> {
+/// The metadata of the version `text` names (`name`, `name@3`,
+/// `name@alias`), without loading the model.
+pub fn load_metadata(function: &str, state: &SessionState, text: &str) -> Result<Metadata> {
     let (name, selector) = parse_model_ref(function, text)?;
     let registry = Registry::for_session(state)?;
-    block_on(async {
-        let metadata = registry.resolve(function, &name, &selector).await?;
-        let model = registry.load(&metadata).await?;
-        Ok((metadata, model))
-    })
+    block_on(registry.resolve(function, &name, &selector))
+}
+
+pub fn load_model(function: &str, state: &SessionState, text: &str) -> Result<(Metadata, Model)> {
+    let metadata = load_metadata(function, state, text)?;
+    let model = block_on(Registry::for_session(state)?.load(&metadata))?;
+    Ok((metadata, model))
 }
 
 /// The type of `predicted_<label>_probs`.

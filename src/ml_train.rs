@@ -19,8 +19,9 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{exec_err, plan_datafusion_err, plan_err, DataFusionError, Result};
 use datafusion::dataframe::DataFrame;
+use datafusion::datasource::{provider_as_source, MemTable};
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{col, LogicalPlan, ScalarUDF, SortExpr};
+use datafusion::logical_expr::{col, LogicalPlan, LogicalPlanBuilder, ScalarUDF, SortExpr};
 use mlfusion_udfs::dataset_fingerprint::State as FingerprintSum;
 use mlfusion_udfs::row_fingerprint::RowFingerprint;
 
@@ -34,7 +35,11 @@ use crate::models::{
     FORMAT_VERSION, MODEL_TYPES,
 };
 use crate::options::Options;
-use crate::registry::{model_fingerprint, now_rfc3339, validate_name, Metadata, Registry, Tuning};
+use crate::profile;
+use crate::registry::{
+    model_fingerprint, now_rfc3339, validate_name, FeatureStatistics, Metadata, Registry,
+    TrainingStatistics, Tuning,
+};
 use crate::source::{resolve, session_state, string_arg};
 
 const NAME: &str = "ml_train";
@@ -551,6 +556,7 @@ pub(crate) async fn store(
 ) -> Result<(Metadata, String)> {
     let model_json = model.to_json()?;
     let registry = Registry::for_session(state)?;
+    let training_statistics = Some(training_statistics(state, input, &rows.data).await?);
     let metadata = Metadata {
         format_version: FORMAT_VERSION,
         model: input.name.clone(),
@@ -569,10 +575,51 @@ pub(crate) async fn store(
         split_spec: split_spec(&input.source_text),
         model_fingerprint: model_fingerprint(&model_json),
         tuning,
+        training_statistics,
     };
     let metadata = registry.create_version(&model_json, metadata).await?;
     let uri = registry.uri(&metadata.model, metadata.version);
     Ok((metadata, uri))
+}
+
+/// The features' types and distributions in the training rows (already in
+/// memory: profiled without reading the source again).
+async fn training_statistics(
+    state: &SessionState,
+    input: &TrainingInput,
+    data: &Arc<RecordBatch>,
+) -> Result<TrainingStatistics> {
+    let schema = data.schema();
+    let table = MemTable::try_new(Arc::clone(&schema), vec![vec![data.as_ref().clone()]])?;
+    let plan =
+        LogicalPlanBuilder::scan("training", provider_as_source(Arc::new(table)), None)?.build()?;
+    let mut requests = Vec::new();
+    let mut features = Vec::new();
+    for name in &input.features {
+        let data_type = schema.field_with_name(name)?.data_type();
+        let kind = profile::kind_of(data_type);
+        if let Some(kind) = kind {
+            requests.push(profile::Request {
+                name: name.clone(),
+                kind,
+                range: None,
+            });
+        }
+        features.push((name.clone(), data_type.to_string(), kind.is_some()));
+    }
+    let (rows, mut profiles) = profile::profiles(state, &plan, &requests).await?;
+    let mut profiles = profiles.drain(..);
+    Ok(TrainingStatistics {
+        rows,
+        features: features
+            .into_iter()
+            .map(|(name, data_type, profiled)| FeatureStatistics {
+                name,
+                data_type,
+                profile: if profiled { profiles.next() } else { None },
+            })
+            .collect(),
+    })
 }
 
 fn result_row(metadata: &Metadata, uri: String) -> Result<RecordBatch> {

@@ -24,6 +24,7 @@ use datafusion::datasource::MemTable;
 use datafusion::execution::SessionState;
 
 use crate::action_table::{distinct_call, ActionTable};
+use crate::ml_predict::load_metadata;
 use crate::ml_train::{
     classes, fit, load_rows, plan_input, scores, store, targets, CancelOnDrop, TrainingInput,
     FINGERPRINT,
@@ -32,8 +33,8 @@ use crate::models::hyperparameters::{self, Hyperparameters, Kind};
 use crate::models::search::{Algorithm, Dimension, Observation, Search, Space, ALGORITHMS};
 use crate::models::{metrics, ModelType};
 use crate::progress;
-use crate::registry::{parse_model_ref, Registry, Trial, Tuning};
-use crate::source::{block_on, session_state, string_arg};
+use crate::registry::{Trial, Tuning};
+use crate::source::{session_state, string_arg};
 
 const NAME: &str = "ml_tune";
 
@@ -698,10 +699,8 @@ impl TableFunctionImpl for MlTrials {
             );
         }
         let text = string_arg(NAME, "model", &exprs[0])?;
-        let (name, selector) = parse_model_ref(NAME, &text)?;
         let state = session_state(NAME, args.session())?;
-        let registry = Registry::for_session(state)?;
-        let metadata = block_on(registry.resolve(NAME, &name, &selector))?;
+        let metadata = load_metadata(NAME, state, &text)?;
         let Some(tuning) = &metadata.tuning else {
             return plan_err!(
                 "{NAME}: model {}@{} was trained by ml_train, not ml_tune; it has no trials",

@@ -55,6 +55,27 @@ pub struct Metadata {
     /// for a model `ml_train` trained).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tuning: Option<Tuning>,
+    /// The features' types and distributions in the training rows, which
+    /// serving data is checked against (absent in versions from before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_statistics: Option<TrainingStatistics>,
+}
+
+/// The training rows as skew and schema checks see them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainingStatistics {
+    pub rows: u64,
+    pub features: Vec<FeatureStatistics>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeatureStatistics {
+    pub name: String,
+    /// The Arrow type, as text.
+    pub data_type: String,
+    /// The distribution (none for types drift is not measured on, such as
+    /// timestamps).
+    pub profile: Option<crate::profile::Profile>,
 }
 
 /// An `ml_tune` run, as `ml_trials` reads it back.

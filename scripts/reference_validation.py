@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Reference values for sql/ml_validate_drift.slt, computed independently with NumPy and
-SciPy: the same two generated tables as the .slt file, histograms of numeric columns over
-10 equal-width buckets of the range of both tables (NULL a bucket of its own) compared by
-the Jensen-Shannon divergence in base 2 (scipy.spatial.distance.jensenshannon squared),
-value frequencies of the other columns (NULL a value) by the L-infinity distance.
+"""Reference values for sql/ml_validate.slt, computed independently with NumPy and SciPy:
+the same two generated tables as the .slt file, histograms of numeric columns over 10
+equal-width buckets (NULL a bucket of its own) compared by the Jensen-Shannon divergence in
+base 2 (scipy.spatial.distance.jensenshannon squared), value frequencies of the other
+columns (NULL a value) by the L-infinity distance. Drift buckets span the range of both
+tables; skew buckets the range of the training table (base), values outside going to the
+end buckets.
 
-    python3 scripts/reference_drift.py
+    python3 scripts/reference_validation.py
 """
 import numpy as np
 from scipy.spatial.distance import jensenshannon
@@ -52,15 +54,17 @@ def frequencies(x):
 
 def main():
     a, b = base(), study()
-    for name in ["age", "income"]:
-        both = np.concatenate([a[name], b[name]])
-        low, high = np.nanmin(both), np.nanmax(both)
-        js = jensenshannon(histogram(a[name], low, high), histogram(b[name], low, high), base=2) ** 2
-        print(f"{name} jensen_shannon_divergence {js:.12f}")
-    for name in ["city", "active"]:
-        fa, fb = frequencies(a[name]), frequencies(b[name])
-        linf = max(abs(fa.get(k, 0.0) - fb.get(k, 0.0)) for k in set(fa) | set(fb))
-        print(f"{name} l_infinity {linf:.12f}")
+    for check in ["drift", "skew"]:
+        print(check)
+        for name in ["age", "income"]:
+            both = np.concatenate([a[name], b[name]]) if check == "drift" else a[name]
+            low, high = np.nanmin(both), np.nanmax(both)
+            js = jensenshannon(histogram(a[name], low, high), histogram(b[name], low, high), base=2) ** 2
+            print(f"{name} jensen_shannon_divergence {js:.12f}")
+        for name in ["city", "active"]:
+            fa, fb = frequencies(a[name]), frequencies(b[name])
+            linf = max(abs(fa.get(k, 0.0) - fb.get(k, 0.0)) for k in set(fa) | set(fb))
+            print(f"{name} l_infinity {linf:.12f}")
 
 
 if __name__ == "__main__":

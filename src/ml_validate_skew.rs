@@ -1,0 +1,162 @@
+//! `ml_validate_skew(model, serving [, options])`: how far serving data is
+//! from the data a model was trained on, as BigQuery's
+//! ML.VALIDATE_DATA_SKEW: per feature, the distance between its
+//! distribution in the serving rows and the one stored with the model at
+//! training (numeric features over the training histogram's buckets).
+
+use std::sync::Arc;
+
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{exec_err, plan_err, Result};
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::LogicalPlan;
+
+use crate::action_table::ActionTable;
+use crate::ml_predict::load_metadata;
+use crate::ml_validate_drift::{anomaly_rows, anomaly_schema, thresholds, Feature};
+use crate::options::Options;
+use crate::profile::{self, kind_of, Kind, Profile, Request};
+use crate::source::{resolve, session_state, string_arg};
+
+const NAME: &str = "ml_validate_skew";
+
+const KEYS: &[&str] = &[
+    "features",
+    "thresholds",
+    "categorical_default_threshold",
+    "numerical_default_threshold",
+];
+
+#[derive(Debug, Default)]
+pub struct MlValidateSkew;
+
+struct Plan {
+    serving: LogicalPlan,
+    features: Vec<Feature>,
+    training: Vec<Profile>,
+}
+
+impl Plan {
+    async fn run(&self, state: SessionState) -> Result<Vec<datafusion::arrow::array::RecordBatch>> {
+        let requests: Vec<Request> = self
+            .features
+            .iter()
+            .zip(&self.training)
+            .map(|(f, p)| Request {
+                name: f.name.clone(),
+                kind: f.kind,
+                range: match p {
+                    Profile::Numeric { low, high, .. } => Some((*low, *high)),
+                    Profile::Categorical { .. } => None,
+                },
+            })
+            .collect();
+        let (rows, serving) = profile::profiles(&state, &self.serving, &requests).await?;
+        if rows == 0 {
+            return exec_err!("{NAME}: the serving source has no rows");
+        }
+        let values: Vec<_> = self
+            .training
+            .iter()
+            .zip(&serving)
+            .map(|(t, s)| profile::distance(t, s))
+            .collect();
+        Ok(vec![anomaly_rows(&self.features, &values)?])
+    }
+}
+
+impl TableFunctionImpl for MlValidateSkew {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let exprs = args.exprs();
+        if exprs.len() < 2 || exprs.len() > 3 {
+            return plan_err!(
+                "{NAME}: expects (model, serving [, options]), got {} arguments; e.g. \
+                 {NAME}('churn', 's3://lake/serving/today/')",
+                exprs.len()
+            );
+        }
+        let model_text = string_arg(NAME, "model", &exprs[0])?;
+        let serving_text = string_arg(NAME, "serving", &exprs[1])?;
+        let options_text = match exprs.get(2) {
+            Some(e) => string_arg(NAME, "options", e)?,
+            None => String::new(),
+        };
+        let options = Options::parse(NAME, &options_text, KEYS)?;
+        let state = session_state(NAME, args.session())?;
+        let metadata = load_metadata(NAME, state, &model_text)?;
+        let Some(statistics) = &metadata.training_statistics else {
+            return plan_err!(
+                "{NAME}: model {}@{} has no training statistics (it was trained by an older \
+                 mlfusion); train it again to check serving data against it",
+                metadata.model,
+                metadata.version
+            );
+        };
+        let serving = resolve(NAME, state, &serving_text)?;
+        let schema = Arc::clone(serving.schema());
+        let profiled: Vec<(&str, &Profile)> = statistics
+            .features
+            .iter()
+            .filter_map(|f| Some((f.name.as_str(), f.profile.as_ref()?)))
+            .collect();
+        let wanted: Vec<String> = match options.columns("features", &schema)? {
+            Some(names) => names,
+            None => profiled.iter().map(|(n, _)| n.to_string()).collect(),
+        };
+        let mut features = Vec::new();
+        let mut training = Vec::new();
+        for name in wanted {
+            let Some((_, profile)) = profiled.iter().find(|(n, _)| *n == name) else {
+                return plan_err!(
+                    "{NAME}: {name} is not a feature of model {}@{} with training statistics; \
+                     those are {}",
+                    metadata.model,
+                    metadata.version,
+                    profiled
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            };
+            let kind = match profile {
+                Profile::Numeric { .. } => Kind::Numeric,
+                Profile::Categorical { .. } => Kind::Categorical,
+            };
+            match schema.field_with_unqualified_name(&name) {
+                Err(_) => {
+                    return plan_err!(
+                        "{NAME}: the serving source has no column {name}, a feature of model \
+                         {}@{}",
+                        metadata.model,
+                        metadata.version
+                    )
+                }
+                Ok(f) if kind_of(f.data_type()) != Some(kind) => {
+                    return plan_err!(
+                        "{NAME}: feature {name} has type {} in the serving source, not of the \
+                         kind it had in training",
+                        f.data_type()
+                    )
+                }
+                Ok(_) => {}
+            }
+            features.push((name, kind));
+            training.push((*profile).clone());
+        }
+        let features = thresholds(NAME, &options, &features)?;
+        let plan = Arc::new(Plan {
+            serving,
+            features,
+            training,
+        });
+        Ok(Arc::new(ActionTable::new(
+            NAME,
+            anomaly_schema(),
+            Box::new(move |state| {
+                let plan = Arc::clone(&plan);
+                Box::pin(async move { plan.run(state).await })
+            }),
+        )))
+    }
+}
