@@ -4,7 +4,10 @@
 //! classifiers, R² for regressors, the lowest Davies–Bouldin index for
 //! k-means; the newest on ties), `most_recent`,
 //! `rollback` (the version the alias pointed at before its current one), or
-//! `version=N`. Every move is appended to the model's deployment log.
+//! `version=N`. With `evaluate_on=<held-out rows>`, `best_score` instead
+//! evaluates the alias's current version and the newest one on those rows
+//! and keeps the better (the current one on ties). Every move is appended
+//! to the model's deployment log.
 
 use std::sync::Arc;
 
@@ -13,15 +16,18 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{plan_err, Result};
 use datafusion::execution::SessionState;
+use datafusion::logical_expr::LogicalPlan;
 
 use crate::action_table::ActionTable;
+use crate::ml_evaluate::evaluate;
 use crate::options::Options;
+use crate::progress;
 use crate::registry::{now_rfc3339, validate_alias, validate_name, AliasEntry, Metadata, Registry};
-use crate::source::string_arg;
+use crate::source::{resolve, session_state, string_arg};
 
 const NAME: &str = "ml_deploy";
 
-const KEYS: &[&str] = &["strategy", "version", "alias"];
+const KEYS: &[&str] = &["strategy", "version", "alias", "evaluate_on"];
 
 const STRATEGIES: &[&str] = &["best_score", "most_recent", "rollback"];
 
@@ -40,11 +46,16 @@ fn schema() -> SchemaRef {
 
 /// The score `best_score` maximizes: ROC AUC, R², or the negated
 /// Davies–Bouldin index (lower is better).
-fn score(m: &Metadata) -> Option<f64> {
-    let metric = |k: &str| m.metrics.get(k).copied().flatten();
+/// The metric versions are ranked by: ROC AUC, R², or the negated
+/// Davies–Bouldin index (higher is better for all three).
+fn headline(metric: impl Fn(&str) -> Option<f64>) -> Option<f64> {
     metric("roc_auc")
         .or_else(|| metric("r2_score"))
         .or_else(|| metric("davies_bouldin_index").map(|v| -v))
+}
+
+fn score(m: &Metadata) -> Option<f64> {
+    headline(|k| m.metrics.get(k).copied().flatten())
 }
 
 struct Request {
@@ -52,6 +63,25 @@ struct Request {
     alias: String,
     strategy: &'static str,
     version: Option<u64>,
+    /// Held-out rows to judge the current version and the newest on.
+    evaluate_on: Option<(String, LogicalPlan)>,
+}
+
+/// The headline score of a version on `rows`.
+async fn held_out_score(
+    state: &SessionState,
+    registry: &Registry,
+    version: &Metadata,
+    rows: &LogicalPlan,
+) -> Result<Option<f64>> {
+    let model = Arc::new(registry.load(version).await?);
+    let metrics = evaluate(NAME, state.clone(), rows.clone(), model).await?;
+    Ok(headline(|k| {
+        metrics
+            .iter()
+            .find(|(name, _)| *name == k)
+            .and_then(|(_, v)| *v)
+    }))
 }
 
 async fn deploy(state: SessionState, r: &Request) -> Result<Vec<RecordBatch>> {
@@ -95,6 +125,31 @@ async fn deploy(state: SessionState, r: &Request) -> Result<Vec<RecordBatch>> {
                 }
             }
         }
+        ("best_score", _) if r.evaluate_on.is_some() => {
+            let newest = &versions[versions.len() - 1];
+            let champion = current.and_then(|v| versions.iter().find(|m| m.version == v));
+            match (champion, &r.evaluate_on) {
+                (Some(champion), Some((text, rows))) if champion.version != newest.version => {
+                    let old = held_out_score(&state, &registry, champion, rows).await?;
+                    let new = held_out_score(&state, &registry, newest, rows).await?;
+                    progress::report(&format!(
+                        "{NAME} {}: on {text}, version {} (current) scores {}, version {} \
+                         (newest) {}",
+                        r.name,
+                        champion.version,
+                        old.map_or("NULL".to_string(), |s| format!("{s:.6}")),
+                        newest.version,
+                        new.map_or("NULL".to_string(), |s| format!("{s:.6}")),
+                    ));
+                    if new.unwrap_or(f64::NEG_INFINITY) > old.unwrap_or(f64::NEG_INFINITY) {
+                        newest.version
+                    } else {
+                        champion.version
+                    }
+                }
+                _ => newest.version,
+            }
+        }
         _ => {
             let mut best = &versions[0];
             for m in &versions[1..] {
@@ -106,9 +161,10 @@ async fn deploy(state: SessionState, r: &Request) -> Result<Vec<RecordBatch>> {
             best.version
         }
     };
-    let strategy = match r.version {
-        Some(v) => format!("version={v}"),
-        None => r.strategy.to_string(),
+    let strategy = match (r.version, &r.evaluate_on) {
+        (Some(v), _) => format!("version={v}"),
+        (None, Some((text, _))) => format!("{}, evaluate_on={text}", r.strategy),
+        (None, None) => r.strategy.to_string(),
     };
     registry
         .set_alias(
@@ -155,10 +211,21 @@ impl TableFunctionImpl for MlDeploy {
         }
         let alias = options.get("alias").unwrap_or("champion").to_string();
         validate_alias(NAME, &alias)?;
+        let evaluate_on = match options.get("evaluate_on") {
+            None => None,
+            Some(_) if matches!(strategy, Some(s) if s != "best_score") || version.is_some() => {
+                return plan_err!("{NAME}: option evaluate_on goes with strategy=best_score")
+            }
+            Some(text) => {
+                let state = session_state(NAME, args.session())?;
+                Some((text.to_string(), resolve(NAME, state, text)?))
+            }
+        };
         let request = Arc::new(Request {
             name,
             alias,
             strategy: strategy.unwrap_or("best_score"),
+            evaluate_on,
             version,
         });
         Ok(Arc::new(ActionTable::new(

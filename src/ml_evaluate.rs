@@ -45,6 +45,24 @@ async fn evaluate_kmeans(
     Ok(summary.finish())
 }
 
+/// ML.EVALUATE's metrics of `model` on the rows of `source`.
+pub async fn evaluate(
+    function: &str,
+    state: SessionState,
+    source: LogicalPlan,
+    model: Arc<Model>,
+) -> Result<metrics::Metrics> {
+    if model.model_type == ModelType::Kmeans {
+        return evaluate_kmeans(state, source, model).await;
+    }
+    Ok(match score_rows(function, state, source, &model).await? {
+        Scored::Classes { truth, probs } => {
+            metrics::classification(&truth, &probs, model.label.classes.len())
+        }
+        Scored::Values { truth, predicted } => metrics::regression(&truth, &predicted),
+    })
+}
+
 fn schema_for(model: &Model) -> SchemaRef {
     let names = match model.model_type {
         ModelType::Kmeans => metrics::KMEANS,
@@ -191,18 +209,7 @@ impl TableFunctionImpl for MlEvaluate {
                 let (source, model, schema) =
                     (source.clone(), Arc::clone(&model), Arc::clone(&out_schema));
                 Box::pin(async move {
-                    let metrics = if model.model_type == ModelType::Kmeans {
-                        evaluate_kmeans(state, source, model).await?
-                    } else {
-                        match score_rows(NAME, state, source, &model).await? {
-                            Scored::Classes { truth, probs } => {
-                                metrics::classification(&truth, &probs, model.label.classes.len())
-                            }
-                            Scored::Values { truth, predicted } => {
-                                metrics::regression(&truth, &predicted)
-                            }
-                        }
-                    };
+                    let metrics = evaluate(NAME, state, source, model).await?;
                     let columns: Vec<ArrayRef> = metrics
                         .into_iter()
                         .map(|(_, v)| Arc::new(Float64Array::from(vec![v])) as ArrayRef)

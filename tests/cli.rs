@@ -183,3 +183,41 @@ fn tune_example_runs_and_reports_each_trial() {
         "{err}"
     );
 }
+
+/// Issue 8's pipeline on two generated generations, the second drifted.
+#[test]
+fn continuous_training_example_deploys_the_better_model() {
+    let registry = common::repo_root().join("target/examples/registry/churn_ct");
+    let _ = std::fs::remove_dir_all(&registry);
+    let out = mlfusion(&[
+        "-q",
+        "--format",
+        "csv",
+        "-f",
+        "sql/examples/continuous_training.sql",
+    ]);
+    let text = stdout(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}{err}");
+    // The shifted and re-mixed features are flagged, the stable ones are not.
+    for expected in [
+        "age,jensen_shannon_divergence,0.5715,true\n",
+        "tenure_months,jensen_shannon_divergence,0.0,false\n",
+        "monthly_charges,jensen_shannon_divergence,0.0,false\n",
+        "plan,l_infinity,0.3667,true\n",
+        "input,value,is_anomaly\nage,0.4944,true\n",
+        "input,anomaly,severity\nage,out_of_range,warning\nplan,unseen_values,warning\n",
+        // The champion no longer fits; the challenger takes its place.
+        "candidate,roc_auc\nchampion,0.4203\nchallenger,0.8445\n",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    assert!(
+        text.ends_with("champion,2,1,\"best_score, evaluate_on=holdout\"\n"),
+        "{text}"
+    );
+    assert!(
+        err.contains("version 1 (current) scores 0.420269, version 2 (newest) 0.844480"),
+        "{err}"
+    );
+}
