@@ -174,8 +174,15 @@ impl Plan {
                         let quantile = |q: f64| {
                             approx_percentile_cont(x.clone().sort(true, false), lit(q), None)
                         };
+                        // The end quantiles are the extremes (exact); the
+                        // inner ones t-digest estimates.
+                        let (lo, hi) = (s.min.unwrap_or_default(), s.max.unwrap_or_default());
                         s.quantiles = (0..=num_quantiles)
-                            .map(|i| add(quantile(i as f64 / num_quantiles as f64)))
+                            .map(|i| match i {
+                                0 => lo,
+                                i if i == num_quantiles => hi,
+                                i => add(quantile(i as f64 / num_quantiles as f64)),
+                            })
                             .collect();
                         s.median = Some(match num_quantiles % 2 {
                             0 => s.quantiles[num_quantiles / 2],

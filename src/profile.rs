@@ -64,7 +64,8 @@ pub enum Profile {
         nulls: u64,
     },
     /// Counts of each value (as text; exact up to 1024 distinct values,
-    /// see `approx_top_values`), and of NULLs.
+    /// past that only the values known to be frequent, see
+    /// `approx_top_values`), and of NULLs.
     Categorical {
         counts: BTreeMap<String, u64>,
         nulls: u64,
@@ -172,7 +173,13 @@ pub async fn profiles(
         .enumerate()
         .map(|(i, r)| {
             let counted = top_counts(&row, 2 + 2 * i);
-            let nonnull: u64 = counted.values().sum();
+            // Categorical counts may hold only the frequent values: count the
+            // NULLs. Buckets are exact (at most BUCKETS of them), and NaNs
+            // fall in none: they count with the NULLs.
+            let nonnull = match r.kind {
+                Kind::Categorical => int(&row, 1 + 2 * i).unwrap_or(0) as u64,
+                Kind::Numeric => counted.values().sum(),
+            };
             let nulls = rows - nonnull.min(rows);
             match (r.kind, r.range) {
                 (Kind::Numeric, Some((low, high))) => {

@@ -1,13 +1,16 @@
 //! `approx_top_values(x, k)`: the k most frequent values of a column with
 //! their counts, in one pass and bounded memory.
 //!
-//! A Misra–Gries summary of at most [`CAPACITY`] counters: while a column has
-//! at most that many distinct values the counts are exact; past it, each
-//! count is low by at most n / (CAPACITY + 1) for n values, and any value
-//! more frequent than that is kept. Summaries merge (add the counters, then
-//! subtract the (CAPACITY + 1)-th largest count from all and drop those that
-//! reach 0: Agarwal et al., "Mergeable summaries", 2012), so partial
-//! aggregates of any partitioning combine with the same guarantee.
+//! A Misra–Gries summary of at most [`CAPACITY`] counters. While a column
+//! has at most that many distinct values the counts are exact. Past it, each
+//! count is low by at most d, the total subtracted so far, with
+//! d ≤ n / (CAPACITY + 1) for n values, and any value more frequent than d
+//! is kept. Summaries merge (add the counters, then subtract the
+//! (CAPACITY + 1)-th largest count from all and drop those that reach 0:
+//! Agarwal et al., "Mergeable summaries", 2012), so partial aggregates of any
+//! partitioning combine with the same guarantee. Once d > 0 only values
+//! counted at least d times are returned: the others may be no more frequent
+//! than values already dropped.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -67,7 +70,8 @@ static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
         "Returns the k most frequent non-NULL values of a column with their counts, most \
          frequent first (ties by value), as a list of {value, count}; values are shown as \
          text. One pass, bounded memory: exact while the column has at most 1024 distinct \
-         values, otherwise every count is low by at most n/1025 for n values.",
+         values; past that, only values known to be frequent (counts low by at most \
+         n/1025 for n values), possibly none.",
         "approx_top_values(x, k)",
     )
     .with_sql_example("```sql\n> SELECT approx_top_values(plan, 3) FROM 'churn.parquet';\n```")
@@ -112,6 +116,11 @@ impl AggregateUDFImpl for ApproxTopValues {
                 DataType::Int64,
                 true,
             )),
+            Arc::new(Field::new(
+                format_state_name(args.name, "decrement"),
+                DataType::UInt64,
+                true,
+            )),
         ])
     }
 
@@ -131,14 +140,19 @@ impl AggregateUDFImpl for ApproxTopValues {
 #[derive(Debug, Default)]
 struct Summary {
     counts: HashMap<String, u64>,
+    /// The total subtracted from the counters: every count is low by at
+    /// most this much.
+    decrement: u64,
     /// The `k` argument, once a row has shown it.
     k: Option<usize>,
 }
 
 impl Summary {
-    /// Adds counts of distinct values, keeping at most CAPACITY counters.
-    /// Only the new values that survive are copied.
-    fn absorb<'a>(&mut self, counted: impl IntoIterator<Item = (&'a str, u64)>) {
+    /// Adds counts of distinct values (from a summary whose counts are low
+    /// by up to `decrement`), keeping at most CAPACITY counters. Only the
+    /// new values that survive are copied.
+    fn absorb<'a>(&mut self, counted: impl IntoIterator<Item = (&'a str, u64)>, decrement: u64) {
+        self.decrement += decrement;
         let mut fresh: Vec<(&'a str, u64)> = Vec::new();
         for (value, count) in counted {
             match self.counts.get_mut(value) {
@@ -154,6 +168,7 @@ impl Summary {
         } else {
             0
         };
+        self.decrement += cut;
         if cut > 0 {
             self.counts.retain(|_, c| {
                 *c -= (*c).min(cut);
@@ -189,6 +204,17 @@ impl Summary {
         entries.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         entries
     }
+
+    /// The values known to be frequent, most frequent first: all of them
+    /// while the counts are exact, else those counted at least `decrement`
+    /// times.
+    fn frequent(&self) -> Vec<(&str, u64)> {
+        let mut entries = self.sorted();
+        if self.decrement > 0 {
+            entries.retain(|(_, c)| *c >= self.decrement);
+        }
+        entries
+    }
 }
 
 fn one_list(values: ArrayRef, field: Field) -> ScalarValue {
@@ -215,14 +241,15 @@ impl Accumulator for Summary {
         for value in text.as_string::<i32>().iter().flatten() {
             *counted.entry(value).or_default() += 1;
         }
-        self.absorb(counted);
+        self.absorb(counted, 0);
         Ok(())
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let [values, counts, k] = states else {
-            return exec_err!("{NAME}: expects 3 state columns, got {}", states.len());
+        let [values, counts, k, decrement] = states else {
+            return exec_err!("{NAME}: expects 4 state columns, got {}", states.len());
         };
+        let decrement = decrement.as_primitive::<UInt64Type>();
         if let Some(k) = k.as_primitive::<Int64Type>().iter().flatten().next() {
             self.set_k(k)?;
         }
@@ -235,7 +262,12 @@ impl Accumulator for Summary {
             let c = counts.value(row);
             let (v, c): (&StringArray, &UInt64Array) =
                 (v.as_string::<i32>(), c.as_primitive::<UInt64Type>());
-            self.absorb(v.iter().flatten().zip(c.values().iter().copied()));
+            let d = if decrement.is_valid(row) {
+                decrement.value(row)
+            } else {
+                0
+            };
+            self.absorb(v.iter().flatten().zip(c.values().iter().copied()), d);
         }
         Ok(())
     }
@@ -251,11 +283,12 @@ impl Accumulator for Summary {
                 Field::new("item", DataType::UInt64, false),
             ),
             ScalarValue::Int64(self.k.map(|k| k as i64)),
+            ScalarValue::UInt64(Some(self.decrement)),
         ])
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let mut entries = self.sorted();
+        let mut entries = self.frequent();
         entries.truncate(self.k.unwrap_or(0));
         let values = StringArray::from_iter_values(entries.iter().map(|(v, _)| *v));
         let counts = Int64Array::from_iter_values(entries.iter().map(|(_, c)| *c as i64));
@@ -286,7 +319,7 @@ mod tests {
 
     fn top(summary: &Summary, k: usize) -> Vec<(String, u64)> {
         summary
-            .sorted()
+            .frequent()
             .into_iter()
             .take(k)
             .map(|(v, c)| (v.to_string(), c))
@@ -296,9 +329,20 @@ mod tests {
     #[test]
     fn counts_exactly_while_the_distinct_values_fit() {
         let mut s = Summary::default();
-        s.absorb([("b", 2), ("a", 1), ("c", 1)]);
-        s.absorb([("a", 2)]);
+        s.absorb([("b", 2), ("a", 1), ("c", 1)], 0);
+        s.absorb([("a", 2)], 0);
         assert_eq!(top(&s, 2), [("a".to_string(), 3), ("b".to_string(), 2)]);
+    }
+
+    #[test]
+    fn returns_no_value_when_none_is_known_to_be_frequent() {
+        let values: Vec<String> = (0..5000).map(|i| format!("v{i}")).collect();
+        let mut s = Summary::default();
+        for chunk in values.chunks(700) {
+            s.absorb(chunk.iter().map(|v| (v.as_str(), 1)), 0);
+        }
+        assert!(s.decrement > 0);
+        assert!(s.frequent().is_empty(), "{:?}", s.frequent());
     }
 
     /// Past the capacity every value more frequent than n / (CAPACITY + 1)
@@ -320,11 +364,15 @@ mod tests {
                     let mut counted: HashMap<&str, u64> = HashMap::new();
                     rows.iter()
                         .for_each(|r| *counted.entry(r).or_default() += 1);
-                    part.absorb(counted);
+                    part.absorb(counted, 0);
                 }
-                merged.absorb(part.sorted());
+                merged.absorb(part.sorted(), part.decrement);
             }
             assert!(merged.counts.len() <= CAPACITY);
+            assert!(merged.decrement <= bound, "{} > {bound}", merged.decrement);
+            // Only the values known to be frequent are returned.
+            let frequent: Vec<&str> = merged.frequent().iter().map(|(v, _)| *v).collect();
+            assert_eq!(frequent, ["hot", "warm"], "{parts} parts");
             let got = top(&merged, 2);
             assert_eq!(got[0].0, "hot", "{parts} parts");
             assert_eq!(got[1].0, "warm", "{parts} parts");
