@@ -30,7 +30,7 @@ use datafusion_ffi::udaf::FFI_AggregateUDF;
 use datafusion_ffi::udf::FFI_ScalarUDF;
 use mlfusion::config::MlfusionOptions;
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyCapsule, PyInt};
 use tokio::runtime::Runtime;
@@ -73,17 +73,23 @@ static PROGRESS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// The progress sink: never takes the GIL itself, since the thread holding
 /// it may be waiting for this very query.
 fn queue_progress(line: &str) {
-    match PROGRESS.lock() {
-        Ok(mut lines) if WAITING.load(Ordering::SeqCst) > 0 => lines.push(line.to_string()),
-        _ => eprintln!("{line}"),
+    if WAITING.load(Ordering::SeqCst) > 0 {
+        if let Ok(mut lines) = PROGRESS.lock() {
+            lines.push(line.to_string());
+            return;
+        }
     }
+    // Not under the lock: writing may block.
+    eprintln!("{line}");
 }
 
-/// Writes the queued progress lines to `sys.stderr`.
-fn write_progress(py: Python<'_>) {
+/// Writes the queued progress lines to `sys.stderr`. A Ctrl-C that Python
+/// raises inside the write (notebooks' `sys.stderr` is Python code) is
+/// returned, not lost; other failures fall back to the process's stderr.
+fn write_progress(py: Python<'_>) -> PyResult<()> {
     let lines = match PROGRESS.lock() {
         Ok(mut lines) if !lines.is_empty() => std::mem::take(&mut *lines),
-        _ => return,
+        _ => return Ok(()),
     };
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     let written = PyModule::import(py, "sys")
@@ -92,8 +98,13 @@ fn write_progress(py: Python<'_>) {
             err.call_method1("write", (text.as_str(),))?;
             err.call_method0("flush")
         });
-    if written.is_err() {
-        eprint!("{text}");
+    match written {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => Err(e),
+        Err(_) => {
+            eprint!("{text}");
+            Ok(())
+        }
     }
 }
 
@@ -138,8 +149,8 @@ where
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     // No interpreter (shutting down): nothing to check.
                     let checked = Python::try_attach(|py| {
-                        write_progress(py);
-                        py.check_signals()
+                        py.check_signals()?;
+                        write_progress(py)
                     });
                     if let Some(Err(e)) = checked {
                         return e;
@@ -159,7 +170,7 @@ where
         })
     });
     drop(waiting);
-    write_progress(py);
+    write_progress(py)?;
     result
 }
 
