@@ -251,7 +251,7 @@ async fn train_and_store(
     let (fit_input, data) = (Arc::clone(&input), Arc::clone(&rows.data));
     let (model, metrics) = tokio::task::spawn_blocking(move || {
         let progress = progress_printer(&fit_input.name, &cancelled);
-        let fit = fit(&fit_input, &hyper, &data, None, progress)?;
+        let fit = fit(NAME, &fit_input, &hyper, &data, None, progress)?;
         let metrics = scores(&fit.model, &fit.x, &fit.y);
         Ok::<_, DataFusionError>((fit.model, metrics))
     })
@@ -417,6 +417,7 @@ pub(crate) fn targets(
 /// label's classes from the rows unless `classes` gives them (`ml_tune`
 /// gives every fold the classes of all its rows).
 pub(crate) fn fit(
+    function: &str,
     input: &TrainingInput,
     hyper: &Hyperparameters,
     data: &RecordBatch,
@@ -470,9 +471,9 @@ pub(crate) fn fit(
     let classes = match (input.model_type.is_classifier(), classes) {
         (false, _) => vec![],
         (true, Some(c)) => c.to_vec(),
-        (true, None) => self::classes(NAME, &input.label, data)?,
+        (true, None) => self::classes(function, &input.label, data)?,
     };
-    let y = targets(NAME, input, data, &classes)?;
+    let y = targets(function, input, data, &classes)?;
     let k = classes.len();
     let penalty = hyper.penalty();
     let params = match input.model_type {
@@ -500,7 +501,7 @@ pub(crate) fn fit(
                 progress,
             ))
         }
-        ModelType::Kmeans => return exec_err!("{NAME}: kmeans is trained without a label"),
+        ModelType::Kmeans => return exec_err!("{function}: kmeans is trained without a label"),
     };
     let label = Label {
         name: input.label.clone(),
@@ -509,7 +510,10 @@ pub(crate) fn fit(
     };
     // Check that the label type reads back (predictions are cast to it).
     if label.arrow_type().is_err() {
-        return exec_err!("{NAME}: label type {} cannot be stored", label.data_type);
+        return exec_err!(
+            "{function}: label type {} cannot be stored",
+            label.data_type
+        );
     }
     Ok(Fit {
         model: model(label, params),

@@ -52,8 +52,14 @@ const KEYS: &[&str] = &[
 /// The folds of a source without a `fold` column.
 const DEFAULT_FOLDS: u32 = 5;
 
-/// The number of trials when `trials` is not given.
+/// The number of trials when `trials` is not given (grid search: the grid).
 const DEFAULT_TRIALS: u32 = 10;
+
+/// The most trials, trials at once, and folds a run takes (BigQuery ML
+/// allows 100 trials).
+const MAX_TRIALS: usize = 1000;
+const MAX_PARALLEL: usize = 64;
+const MAX_FOLDS: usize = 100;
 
 /// The metrics a model type can be tuned for (ML.EVALUATE's), the default
 /// first: ROC AUC for classifiers, R² for regressors, the Davies–Bouldin
@@ -178,39 +184,56 @@ impl TableFunctionImpl for MlTune {
             .choice("algorithm", ALGORITHMS)?
             .and_then(Algorithm::parse)
             .unwrap_or(Algorithm::Tpe);
-        let trials = options.integer("trials", 1)?.unwrap_or(DEFAULT_TRIALS) as usize;
+        let given_trials = options.integer("trials", 1)?.map(|t| t as usize);
         let parallel = options.integer("parallel_trials", 1)?.unwrap_or(1) as usize;
         let seed = options.integer("seed", 0)?.unwrap_or(0) as u64;
-        let search = Search {
+        let mut search = Search {
             dims,
             algorithm,
             seed,
-            // Random trials first, then TPE: a third of the budget, 2 to 10.
-            startup: (trials / 3).clamp(2, 10),
+            startup: 0,
         };
         let trials = match (algorithm, search.grid_size()) {
-            (Algorithm::Grid, Some(n)) => trials.min(n),
+            // Grid search visits the whole grid unless trials says fewer.
+            (Algorithm::Grid, Some(n)) => given_trials.unwrap_or(n).min(n),
             (Algorithm::Grid, None) => {
-                let continuous = search
-                    .dims
-                    .iter()
-                    .find(|d| {
-                        d.param.kind == Kind::Number && matches!(d.space, Space::Range { .. })
-                    })
-                    .map_or("", |d| d.param.key);
-                return plan_err!(
-                    "{NAME}: algorithm=grid needs a finite grid, but {continuous} is searched \
-                     over a continuous range; give it as choice(a, b, ...)"
-                );
+                let continuous = search.dims.iter().find(|d| {
+                    d.param.kind == Kind::Number && matches!(d.space, Space::Range { .. })
+                });
+                return match continuous {
+                    Some(d) => plan_err!(
+                        "{NAME}: algorithm=grid needs a finite grid, but {} is searched over a \
+                         continuous range; give it as choice(a, b, ...)",
+                        d.param.key
+                    ),
+                    None => plan_err!(
+                        "{NAME}: the grid is too large to enumerate; search fewer values, or use \
+                         algorithm=tpe"
+                    ),
+                };
             }
-            _ => trials,
+            _ => given_trials.unwrap_or(DEFAULT_TRIALS as usize),
         };
+        if trials > MAX_TRIALS {
+            return plan_err!(
+                "{NAME}: {trials} trials is too many; give trials={MAX_TRIALS} or fewer (for \
+                 algorithm=grid, a smaller grid)"
+            );
+        }
+        if parallel > MAX_PARALLEL {
+            return plan_err!(
+                "{NAME}: option parallel_trials={parallel} is not valid; give an integer from 1 \
+                 to {MAX_PARALLEL}"
+            );
+        }
+        // Random trials first, then TPE: a third of the budget, 2 to 10.
+        search.startup = (trials / 3).clamp(2, 10);
         let fold_column = input
             .source
             .schema()
             .fields()
             .iter()
-            .find(|f| f.name().eq_ignore_ascii_case("fold"))
+            .find(|f| f.name() == "fold")
             .map(|f| (f.name().clone(), f.data_type().clone()));
         let folds = match (fold_column, options.integer("folds", 2)?) {
             (Some((name, _)), Some(k)) => {
@@ -227,6 +250,11 @@ impl TableFunctionImpl for MlTune {
                 )
             }
             (Some((name, _)), None) => Folds::Column(name),
+            (None, Some(k)) if k as usize > MAX_FOLDS => {
+                return plan_err!(
+                    "{NAME}: option folds={k} is not valid; give an integer from 2 to {MAX_FOLDS}"
+                )
+            }
             (None, k) => Folds::Hash(k.unwrap_or(DEFAULT_FOLDS)),
         };
         let plan = Arc::new(Plan {
@@ -275,7 +303,7 @@ impl Plan {
                     DataFusionError::Internal(format!("{NAME}: no optimal trial"))
                 })?;
             let hyper = plan.with_point(&best.hyperparameters);
-            let fit = fit(&plan.input, &hyper, &data, None, |_, _| {
+            let fit = fit(NAME, &plan.input, &hyper, &data, None, |_, _| {
                 !cancelled.load(Ordering::Relaxed)
             })?;
             if cancelled.load(Ordering::Relaxed) {
@@ -325,7 +353,7 @@ impl Plan {
         let run = |point: &Vec<f64>| -> Outcome {
             self.run_trial(point, data, &folds, classes.as_deref(), cancelled)
         };
-        let mut trials: Vec<Trial> = Vec::with_capacity(self.trials);
+        let mut trials: Vec<Trial> = Vec::new();
         let mut history: Vec<Observation> = Vec::new();
         // A point proposed again (a small grid of choices, say) is not
         // trained again: it scores what it scored.
@@ -345,7 +373,12 @@ impl Plan {
                     .iter()
                     .map(|p| match seen.get(&bits(p)) {
                         Some(o) => Pending::Repeated(o.clone()),
-                        None if points.len() == 1 => Pending::Done(run(p)),
+                        // A lone trial runs here; a panic in it fails the
+                        // trial, as it does on a thread of its own.
+                        None if points.len() == 1 => Pending::Done(
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(p)))
+                                .unwrap_or_else(|_| Err("the trial panicked".to_string())),
+                        ),
                         None => Pending::Running(scope.spawn(|| run(p))),
                     })
                     .collect();
@@ -461,8 +494,8 @@ impl Plan {
         }
     }
 
-    /// For each fold, which rows are its validation rows.
-    fn fold_masks(&self, data: &RecordBatch) -> Result<Vec<BooleanArray>> {
+    /// Each fold's id and which rows are its validation rows.
+    fn fold_masks(&self, data: &RecordBatch) -> Result<Vec<(i64, BooleanArray)>> {
         let ids: Vec<i64> = match &self.folds {
             Folds::Column(name) => {
                 let column = cast(data.column(data.schema().index_of(name)?), &DataType::Int64)?;
@@ -504,9 +537,16 @@ impl Plan {
                  least 2 (ml_split(..., 'folds=5'))"
             );
         }
+        if distinct.len() > MAX_FOLDS {
+            return plan_err!(
+                "{NAME}: the source's fold column has {} distinct values; cross-validation \
+                 takes at most {MAX_FOLDS} folds",
+                distinct.len()
+            );
+        }
         Ok(distinct
             .iter()
-            .map(|f| ids.iter().map(|id| Some(id == f)).collect())
+            .map(|f| (*f, ids.iter().map(|id| Some(id == f)).collect()))
             .collect())
     }
 
@@ -515,11 +555,11 @@ impl Plan {
     fn check_folds_have_every_class(
         &self,
         data: &RecordBatch,
-        folds: &[BooleanArray],
+        folds: &[(i64, BooleanArray)],
         classes: &[String],
     ) -> Result<()> {
         let y = targets(NAME, &self.input, data, classes)?;
-        for (f, validation) in folds.iter().enumerate() {
+        for (f, validation) in folds {
             let mut seen = vec![false; classes.len()];
             for (c, held_out) in y.iter().zip(validation.values().iter()) {
                 if !held_out {
@@ -530,7 +570,7 @@ impl Plan {
                 return plan_err!(
                     "{NAME}: the training rows of fold {} have no row of class {} of label {}; \
                      stratify the folds (ml_split(..., 'folds=5, stratify={}')) or use fewer",
-                    f + 1,
+                    f,
                     classes[missing],
                     self.input.label,
                     self.input.label
@@ -545,21 +585,21 @@ impl Plan {
         &self,
         point: &[f64],
         data: &RecordBatch,
-        folds: &[BooleanArray],
+        folds: &[(i64, BooleanArray)],
         classes: Option<&[String]>,
         cancelled: &AtomicBool,
     ) -> Outcome {
         let hyper = self.with_point(point);
         let mut values = Vec::with_capacity(folds.len());
         let mut seconds = 0.0;
-        for (f, validation) in folds.iter().enumerate() {
+        for (f, validation) in folds {
             if cancelled.load(Ordering::Relaxed) {
                 return Err("cancelled".to_string());
             }
             let score = || -> Result<(f64, f64)> {
                 let train = filter_record_batch(data, &not(validation)?)?;
                 let start = Instant::now();
-                let fit = fit(&self.input, &hyper, &train, classes, |_, _| {
+                let fit = fit(NAME, &self.input, &hyper, &train, classes, |_, _| {
                     !cancelled.load(Ordering::Relaxed)
                 })?;
                 let elapsed = start.elapsed().as_secs_f64();
@@ -573,9 +613,8 @@ impl Plan {
                 {
                     Some(v) if v.is_finite() => Ok((v, elapsed)),
                     _ => exec_err!(
-                        "{} is undefined on the validation rows of fold {}",
-                        self.objective,
-                        f + 1
+                        "{} is undefined on the validation rows of fold {f}",
+                        self.objective
                     ),
                 }
             };
@@ -654,10 +693,21 @@ fn trials_batch(model_type: ModelType, tuning: &Tuning) -> Result<RecordBatch> {
         .iter()
         .enumerate()
     {
-        let values = t.iter().map(|t| t.hyperparameters[i]);
+        let values = t
+            .iter()
+            .map(|t| t.hyperparameters.get(i).copied())
+            .collect::<Option<Vec<f64>>>()
+            .ok_or_else(|| {
+                DataFusionError::Execution(format!(
+                    "{NAME}: a trial has no value for {}; the tuning record is damaged",
+                    field.name()
+                ))
+            })?;
         columns.push(match field.data_type() {
-            DataType::Int64 => Arc::new(Int64Array::from_iter_values(values.map(|v| v as i64))),
-            _ => Arc::new(Float64Array::from_iter_values(values)),
+            DataType::Int64 => Arc::new(Int64Array::from_iter_values(
+                values.into_iter().map(|v| v as i64),
+            )),
+            _ => Arc::new(Float64Array::from(values)),
         });
     }
     columns.extend([

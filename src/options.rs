@@ -155,7 +155,7 @@ fn split_top_level(text: &str) -> Vec<&str> {
     for (i, c) in text.char_indices() {
         match c {
             '[' | '(' => depth += 1,
-            ']' | ')' => depth -= 1,
+            ']' | ')' => depth = (depth - 1).max(0),
             ',' if depth == 0 => {
                 parts.push(&text[start..i]);
                 start = i + 1;

@@ -8,7 +8,9 @@ Every trial is scored by mlfusion on the generated churn table (benches/generate
 5 hash folds (`abs_mod(row_fingerprint(*), 5)`), by the mean macro ROC AUC over the folds.
 Optuna proposes each trial's hyperparameters and mlfusion scores them: a one-point
 `ml_tune(..., 'algorithm=grid, max_depth=choice(d), ...')`, so the model, the folds and the
-scoring are mlfusion's for all three; only the proposals differ.
+scoring are mlfusion's for all three; only the proposals differ. (Each one-point run also
+trains and stores its final model, so the seconds printed are not comparable between the
+searchers; the objective values are what this compares.)
 
     cargo build --release --bin mlfusion
     pip install -r benches/requirements.txt
@@ -36,9 +38,10 @@ KEYS = [k for k, _, _ in SPACE]
 
 
 def objective_means(lines: list[str]) -> list[float]:
-    """The objective_mean column of ml_tune's CSV output (progress lines skipped), by trial."""
+    """The objective_mean column of ml_tune's CSV output (progress lines skipped), by trial;
+    a failed trial (no mean) scores -inf."""
     rows = [l.strip().split(",") for l in lines if re.match(r"^\d+,", l)]
-    return [float(r[1]) for r in sorted(rows, key=lambda r: int(r[0]))]
+    return [float(r[1]) if r[1] else float("-inf") for r in sorted(rows, key=lambda r: int(r[0]))]
 
 
 def best_so_far(values: list[float]) -> list[float]:

@@ -212,7 +212,7 @@ def test_set_takes_option_names_only(ctx):
         ctx.set("mlfusion.registry = 'x' --", "y")
 
 
-def test_tune_reports_progress_and_keeps_its_trials(ctx, tmp_path, capfd):
+def test_tune_reports_progress_and_keeps_its_trials(ctx, tmp_path, capsys):
     ctx.set("mlfusion.registry", str(tmp_path / "registry"))
     ctx.sql(f"CREATE VIEW splits AS {SPLIT}")
     trials = ctx.sql(
@@ -224,8 +224,9 @@ def test_tune_reports_progress_and_keeps_its_trials(ctx, tmp_path, capfd):
     best = trials[trials.is_optimal].iloc[0]
     assert best.objective_mean == trials.objective_mean.max()
     assert set(trials.status) == {"succeeded"}
-    # Progress goes to the process's stderr, which notebooks show under the cell.
-    err = capfd.readouterr().err
+    # Progress goes through sys.stderr (capsys sees only that, not the process's fd 2),
+    # which notebooks show under the cell.
+    err = capsys.readouterr().err
     assert "ml_tune tuned: trial 1 of 4 (l2_reg=" in err
     assert "ml_tune tuned: trial 4 of 4" in err and "best" in err
     # The trials come back from the registry as ml_tune returned them.

@@ -126,11 +126,22 @@ impl Hyperparameter {
         }
     }
 
+    /// Reads a number as written for this hyperparameter: an integer is
+    /// written as one (`6`, not `6.0`).
+    pub fn read(&self, text: &str) -> Option<f64> {
+        let text = text.trim();
+        let value = match self.kind {
+            Kind::Integer => text.parse::<u32>().ok()? as f64,
+            Kind::Number => text.parse::<f64>().ok()?,
+        };
+        self.is_valid(value).then_some(value)
+    }
+
     /// Reads a value written in an option.
     pub fn parse(&self, function: &str, text: &str) -> Result<f64> {
-        match text.trim().parse::<f64>() {
-            Ok(v) if self.is_valid(v) => Ok(v),
-            _ => plan_err!(
+        match self.read(text) {
+            Some(v) => Ok(v),
+            None => plan_err!(
                 "{function}: option {}={text} is not valid; give {}",
                 self.key,
                 self.expected()

@@ -9,7 +9,9 @@
 //! group (a truncated Gaussian at every value plus a wide prior), and of 24
 //! draws from the good group's density the one with the largest ratio of
 //! good to bad density is proposed. Every draw comes from a SplitMix stream
-//! seeded by `(seed, trial)`, so a run is the same on every machine.
+//! seeded by `(seed, trial)`, and logarithms, exponentials and cosines come
+//! from `libm` (the standard library's may differ by platform), so a run is
+//! the same on every machine.
 
 use datafusion::common::{plan_err, Result};
 
@@ -51,9 +53,9 @@ impl Space {
         };
         let items: Vec<&str> = inner.split(',').map(str::trim).collect();
         let value = |item: &str| -> Result<f64> {
-            match item.parse::<f64>() {
-                Ok(v) if param.is_valid(v) => Ok(v),
-                _ => plan_err!(
+            match param.read(item) {
+                Some(v) => Ok(v),
+                None => plan_err!(
                     "{function}: option {key}={text}: {item} is not valid; give {}",
                     param.expected()
                 ),
@@ -92,9 +94,15 @@ impl Space {
                         "{function}: option {key}={text} has an empty value; write choice(a, b, ...)"
                     );
                 }
-                Ok(Some(Space::Choice(
-                    items.into_iter().map(value).collect::<Result<_>>()?,
-                )))
+                let values: Vec<f64> = items.into_iter().map(value).collect::<Result<_>>()?;
+                if let Some(v) = values
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, v)| values[..i].contains(v).then_some(v))
+                {
+                    return plan_err!("{function}: option {key}={text} lists {v} twice");
+                }
+                Ok(Some(Space::Choice(values)))
             }
             _ => plan_err!(
                 "{function}: option {key}={text} is not valid; write a value, range(low, high), \
@@ -130,7 +138,7 @@ impl Dimension {
             Kind::Number => (low, high),
         };
         if log {
-            (low.ln(), high.ln())
+            (libm::log(low), libm::log(high))
         } else {
             (low, high)
         }
@@ -138,7 +146,7 @@ impl Dimension {
 
     fn internal(&self, value: f64) -> f64 {
         match self.space {
-            Space::Range { log: true, .. } => value.ln(),
+            Space::Range { log: true, .. } => libm::log(value),
             _ => value,
         }
     }
@@ -147,7 +155,7 @@ impl Dimension {
         let Space::Range { low, high, log } = self.space else {
             return t;
         };
-        let x = if log { t.exp() } else { t };
+        let x = if log { libm::exp(t) } else { t };
         let x = match self.param.kind {
             Kind::Integer => x.round(),
             Kind::Number => x,
@@ -284,7 +292,7 @@ impl Search {
                         let mut best = (f64::NEG_INFINITY, 0);
                         for _ in 0..CANDIDATES {
                             let c = draw_weighted(rng, &l);
-                            let score = (l[c] / g[c]).ln();
+                            let score = libm::log(l[c] / g[c]);
                             if score > best.0 {
                                 best = (score, c);
                             }
@@ -390,7 +398,7 @@ impl Parzen {
         for _ in 0..64 {
             let u1 = 1.0 - rng.next_f64();
             let u2 = rng.next_f64();
-            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            let z = (-2.0 * libm::log(u1)).sqrt() * libm::cos(std::f64::consts::TAU * u2);
             let t = mu + sigma * z;
             if (self.low..=self.high).contains(&t) {
                 return t;
@@ -407,12 +415,10 @@ impl Parzen {
             .zip(&self.masses)
             .map(|((mu, s), mass)| {
                 let z = (t - mu) / s;
-                (-0.5 * z * z).exp() / (s * (std::f64::consts::TAU).sqrt() * mass)
+                libm::exp(-0.5 * z * z) / (s * (std::f64::consts::TAU).sqrt() * mass)
             })
             .sum();
-        (density / self.mus.len() as f64)
-            .max(f64::MIN_POSITIVE)
-            .ln()
+        libm::log((density / self.mus.len() as f64).max(f64::MIN_POSITIVE))
     }
 }
 
@@ -490,6 +496,7 @@ mod tests {
         assert!(err("range(0.3, 0.1)").contains("the low bound must be below the high one"));
         assert!(err("range(0.1, 0.3, cubic)").contains("is not a range"));
         assert!(err("choice()").contains("has an empty value"));
+        assert!(err("choice(0.1, 0.2, 0.1)").contains("lists 0.1 twice"));
         assert!(err("grid(1)").contains("write a value, range(low, high)"));
         let depth = find(ModelType::BoostedTreeClassifier, "max_depth").unwrap();
         assert!(Space::parse("f", depth, "choice(2, 2.5)")
