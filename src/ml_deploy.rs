@@ -23,7 +23,7 @@ use crate::ml_evaluate::evaluate;
 use crate::options::Options;
 use crate::progress;
 use crate::registry::{now_rfc3339, validate_alias, validate_name, AliasEntry, Metadata, Registry};
-use crate::source::{resolve, session_state, string_arg};
+use crate::source::{options_arg, resolve, session_state, string_arg};
 
 const NAME: &str = "ml_deploy";
 
@@ -199,10 +199,7 @@ impl TableFunctionImpl for MlDeploy {
         }
         let name = string_arg(NAME, "model", &exprs[0])?;
         validate_name(NAME, "model name", &name)?;
-        let options_text = match exprs.get(1) {
-            Some(e) => string_arg(NAME, "options", e)?,
-            None => String::new(),
-        };
+        let options_text = options_arg(NAME, exprs, 1)?;
         let options = Options::parse(NAME, &options_text, KEYS)?;
         let strategy = options.choice("strategy", STRATEGIES)?;
         let version = options.integer("version", 1)?.map(u64::from);

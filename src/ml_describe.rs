@@ -30,7 +30,7 @@ use mlfusion_udfs::approx_top_values::ApproxTopValues;
 
 use crate::action_table::ActionTable;
 use crate::options::Options;
-use crate::source::{resolve, session_state, string_arg};
+use crate::source::{options_arg, resolve, session_state, string_arg};
 
 const NAME: &str = "ml_describe";
 
@@ -313,10 +313,7 @@ impl TableFunctionImpl for MlDescribe {
             );
         }
         let source_text = string_arg(NAME, "source", &exprs[0])?;
-        let options_text = match exprs.get(1) {
-            Some(e) => string_arg(NAME, "options", e)?,
-            None => String::new(),
-        };
+        let options_text = options_arg(NAME, exprs, 1)?;
         let options = Options::parse(NAME, &options_text, &["num_quantiles", "top_k"])?;
         let num_quantiles = options
             .integer("num_quantiles", 1)?

@@ -21,7 +21,9 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
 use crate::options::Options;
-use crate::source::{block_on, quote_ident, quote_literal, resolve, session_state, string_arg};
+use crate::source::{
+    block_on, options_arg, quote_ident, quote_literal, resolve, session_state, string_arg,
+};
 
 const NAME: &str = "ml_split";
 
@@ -380,10 +382,7 @@ impl TableFunctionImpl for MlSplit {
             );
         }
         let source_text = string_arg(NAME, "source", &exprs[0])?;
-        let options_text = match exprs.get(1) {
-            Some(e) => string_arg(NAME, "options", e)?,
-            None => String::new(),
-        };
+        let options_text = options_arg(NAME, exprs, 1)?;
         let options = Options::parse(NAME, &options_text, KEYS)?;
         let state = session_state(NAME, args.session())?;
         let source = resolve(NAME, state, &source_text)?;

@@ -40,7 +40,7 @@ use crate::registry::{
     model_fingerprint, now_rfc3339, validate_name, FeatureStatistics, Metadata, Registry,
     TrainingStatistics, Tuning,
 };
-use crate::source::{resolve, session_state, string_arg};
+use crate::source::{options_arg, resolve, session_state, string_arg};
 
 const NAME: &str = "ml_train";
 
@@ -116,10 +116,7 @@ pub(crate) fn plan_input(
     validate_name(function, "model name", &name)?;
     let source_text = string_arg(function, "source", &exprs[1])?;
     let label_text = string_arg(function, "label", &exprs[2])?;
-    let options_text = match exprs.get(3) {
-        Some(e) => string_arg(function, "options", e)?,
-        None => String::new(),
-    };
+    let options_text = options_arg(function, exprs, 3)?;
     let mut valid = vec!["model_type", "features"];
     valid.extend(hyperparameters::all_keys());
     valid.extend(extra_keys);

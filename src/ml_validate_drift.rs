@@ -21,14 +21,15 @@ use datafusion::logical_expr::LogicalPlan;
 use crate::action_table::ActionTable;
 use crate::options::Options;
 use crate::profile::{self, kind_of, Kind, Request};
-use crate::source::{resolve, session_state, string_arg};
+use crate::source::{options_arg, resolve, session_state, string_arg};
 
 const NAME: &str = "ml_validate_drift";
 
 /// BigQuery's default thresholds.
 const DEFAULT_THRESHOLD: f64 = 0.3;
 
-const KEYS: &[&str] = &[
+/// The options of drift and skew checks.
+pub const KEYS: &[&str] = &[
     "features",
     "thresholds",
     "categorical_default_threshold",
@@ -275,10 +276,7 @@ impl TableFunctionImpl for MlValidateDrift {
         }
         let base_text = string_arg(NAME, "base", &exprs[0])?;
         let study_text = string_arg(NAME, "study", &exprs[1])?;
-        let options_text = match exprs.get(2) {
-            Some(e) => string_arg(NAME, "options", e)?,
-            None => String::new(),
-        };
+        let options_text = options_arg(NAME, exprs, 2)?;
         let options = Options::parse(NAME, &options_text, KEYS)?;
         let state = session_state(NAME, args.session())?;
         let base = resolve(NAME, state, &base_text)?;

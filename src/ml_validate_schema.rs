@@ -21,7 +21,7 @@ use crate::ml_predict::load_metadata;
 use crate::options::Options;
 use crate::profile::{self, Kind, Profile, Request};
 use crate::registry::TrainingStatistics;
-use crate::source::{resolve, session_state, string_arg};
+use crate::source::{options_arg, resolve, session_state, string_arg};
 
 const NAME: &str = "ml_validate_schema";
 
@@ -228,10 +228,7 @@ impl TableFunctionImpl for MlValidateSchema {
         }
         let model_text = string_arg(NAME, "model", &exprs[0])?;
         let source_text = string_arg(NAME, "source", &exprs[1])?;
-        let options_text = match exprs.get(2) {
-            Some(e) => string_arg(NAME, "options", e)?,
-            None => String::new(),
-        };
+        let options_text = options_arg(NAME, exprs, 2)?;
         let options = Options::parse(NAME, &options_text, KEYS)?;
         let number = |key: &str, default: f64| -> Result<f64> {
             match options.get(key) {

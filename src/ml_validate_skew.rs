@@ -13,19 +13,12 @@ use datafusion::logical_expr::LogicalPlan;
 
 use crate::action_table::ActionTable;
 use crate::ml_predict::load_metadata;
-use crate::ml_validate_drift::{anomaly_rows, anomaly_schema, thresholds, Feature};
+use crate::ml_validate_drift::{anomaly_rows, anomaly_schema, thresholds, Feature, KEYS};
 use crate::options::Options;
 use crate::profile::{self, kind_of, Kind, Profile, Request};
-use crate::source::{resolve, session_state, string_arg};
+use crate::source::{options_arg, resolve, session_state, string_arg};
 
 const NAME: &str = "ml_validate_skew";
-
-const KEYS: &[&str] = &[
-    "features",
-    "thresholds",
-    "categorical_default_threshold",
-    "numerical_default_threshold",
-];
 
 #[derive(Debug, Default)]
 pub struct MlValidateSkew;
@@ -77,10 +70,7 @@ impl TableFunctionImpl for MlValidateSkew {
         }
         let model_text = string_arg(NAME, "model", &exprs[0])?;
         let serving_text = string_arg(NAME, "serving", &exprs[1])?;
-        let options_text = match exprs.get(2) {
-            Some(e) => string_arg(NAME, "options", e)?,
-            None => String::new(),
-        };
+        let options_text = options_arg(NAME, exprs, 2)?;
         let options = Options::parse(NAME, &options_text, KEYS)?;
         let state = session_state(NAME, args.session())?;
         let metadata = load_metadata(NAME, state, &model_text)?;

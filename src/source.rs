@@ -71,6 +71,14 @@ pub fn string_arg(function: &str, name: &str, expr: &Expr) -> Result<String> {
     }
 }
 
+/// The trailing `options` argument at `index`, empty when not given.
+pub fn options_arg(function: &str, exprs: &[Expr], index: usize) -> Result<String> {
+    match exprs.get(index) {
+        Some(e) => string_arg(function, "options", e),
+        None => Ok(String::new()),
+    }
+}
+
 /// Quotes a SQL string literal.
 pub fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
