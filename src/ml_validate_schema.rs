@@ -7,6 +7,7 @@
 //! its training data.
 
 use std::collections::HashSet;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
@@ -44,28 +45,21 @@ fn schema() -> SchemaRef {
     ]))
 }
 
-/// The broad kind of a type: a feature may change type within its kind
+/// The broad kind of a type (as its Arrow name, which the training
+/// statistics store): a feature may change type within its kind
 /// (`ml_predict` casts BIGINT to INT) but not across kinds.
 fn family(data_type: &str) -> &'static str {
-    let t = data_type.to_ascii_lowercase();
-    let t = t.strip_prefix("dictionary(").map_or(t.as_str(), |rest| {
-        rest.split_once(", ").map_or(rest, |(_, value)| value)
-    });
-    if t.starts_with("int")
-        || t.starts_with("uint")
-        || t.starts_with("float")
-        || t.starts_with("decimal")
-    {
-        "number"
-    } else if t.contains("utf8") {
-        "string"
-    } else if t.starts_with("boolean") {
-        "boolean"
-    } else if t.starts_with("date") || t.starts_with("time") {
-        "temporal"
-    } else {
-        "other"
+    fn of(t: &DataType) -> &'static str {
+        match t {
+            DataType::Dictionary(_, value) => of(value),
+            t if t.is_numeric() => "number",
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "string",
+            DataType::Boolean => "boolean",
+            t if t.is_temporal() => "temporal",
+            _ => "other",
+        }
     }
+    DataType::from_str(data_type).map_or("other", |t| of(&t))
 }
 
 struct Anomaly {
