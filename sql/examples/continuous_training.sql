@@ -49,7 +49,8 @@ SELECT version, training_rows FROM ml_train('churn_ct',
 -- 4. Both on the same held-out rows of the new generation.
 SELECT 'champion' AS candidate, round(roc_auc, 4) AS roc_auc FROM ml_evaluate('churn_ct@champion', 'holdout')
 UNION ALL
-SELECT 'challenger', round(roc_auc, 4) FROM ml_evaluate('churn_ct@2', 'holdout');
+SELECT 'challenger', round(roc_auc, 4) FROM ml_evaluate('churn_ct@2', 'holdout')
+ORDER BY candidate DESC;
 
 -- 5. Deploy the better of the two on those rows.
 SELECT alias, version, previous_version, strategy
