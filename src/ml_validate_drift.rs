@@ -20,7 +20,7 @@ use datafusion::logical_expr::LogicalPlan;
 
 use crate::action_table::ActionTable;
 use crate::options::Options;
-use crate::profile::{self, kind_of, Kind, Request};
+use crate::profile::{self, kind_of, Kind, Profile, Request};
 use crate::source::{options_arg, resolve, session_state, string_arg};
 
 const NAME: &str = "ml_validate_drift";
@@ -181,31 +181,34 @@ pub fn compared_features(
     Ok(features)
 }
 
-/// The anomaly rows of features compared as `distance` says.
+/// The anomaly rows of features: each feature's profile in `before` against
+/// the one in `after`, by `profile::distance`.
 pub fn anomaly_rows(
     features: &[Feature],
-    values: &[Option<(&'static str, f64)>],
+    before: &[Profile],
+    after: &[Profile],
 ) -> Result<RecordBatch> {
-    let metric = |f: &Feature| match f.kind {
-        Kind::Categorical => "l_infinity",
-        Kind::Numeric => "jensen_shannon_divergence",
-    };
+    let values: Vec<Option<f64>> = before
+        .iter()
+        .zip(after)
+        .map(|(a, b)| profile::distance(a, b))
+        .collect();
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(
             features.iter().map(|f| &f.name),
         )),
-        Arc::new(StringArray::from_iter_values(features.iter().map(metric))),
+        Arc::new(StringArray::from_iter_values(
+            features.iter().map(|f| profile::metric(f.kind)),
+        )),
         Arc::new(Float64Array::from_iter_values(
             features.iter().map(|f| f.threshold),
         )),
-        Arc::new(Float64Array::from_iter(
-            values.iter().map(|v| v.map(|(_, x)| x)),
-        )),
+        Arc::new(Float64Array::from_iter(values.iter().copied())),
         Arc::new(BooleanArray::from_iter(
             features
                 .iter()
                 .zip(values)
-                .map(|(f, v)| Some(v.is_some_and(|(_, x)| x > f.threshold))),
+                .map(|(f, v)| Some(v.is_some_and(|x| x > f.threshold))),
         )),
     ];
     Ok(RecordBatch::try_new(anomaly_schema(), columns)?)
@@ -255,12 +258,7 @@ impl Plan {
                 return exec_err!("{NAME}: the {which} source has no rows");
             }
         }
-        let values: Vec<_> = base
-            .iter()
-            .zip(&study)
-            .map(|(a, b)| profile::distance(a, b))
-            .collect();
-        Ok(vec![anomaly_rows(&self.features, &values)?])
+        Ok(vec![anomaly_rows(&self.features, &base, &study)?])
     }
 }
 

@@ -48,13 +48,11 @@ impl Plan {
         if rows == 0 {
             return exec_err!("{NAME}: the serving source has no rows");
         }
-        let values: Vec<_> = self
-            .training
-            .iter()
-            .zip(&serving)
-            .map(|(t, s)| profile::distance(t, s))
-            .collect();
-        Ok(vec![anomaly_rows(&self.features, &values)?])
+        Ok(vec![anomaly_rows(
+            &self.features,
+            &self.training,
+            &serving,
+        )?])
     }
 }
 

@@ -249,10 +249,18 @@ fn total(counts: impl Iterator<Item = u64>, nulls: u64) -> f64 {
     }
 }
 
-/// How far apart two profiles of one column are: the metric's name and
-/// value; `None` when they are not profiles of the same kind over the same
-/// buckets.
-pub fn distance(a: &Profile, b: &Profile) -> Option<(&'static str, f64)> {
+/// The name of the distance between profiles of a kind.
+pub fn metric(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Numeric => "jensen_shannon_divergence",
+        Kind::Categorical => "l_infinity",
+    }
+}
+
+/// How far apart two profiles of one column are, by their kind's
+/// [`metric`]; `None` when they are not profiles of the same kind over the
+/// same buckets.
+pub fn distance(a: &Profile, b: &Profile) -> Option<f64> {
     match (a, b) {
         (
             Profile::Numeric {
@@ -267,9 +275,9 @@ pub fn distance(a: &Profile, b: &Profile) -> Option<(&'static str, f64)> {
                 counts: cb,
                 nulls: nb,
             },
-        ) if la == lb && ha == hb && ca.len() == cb.len() => Some((
-            "jensen_shannon_divergence",
-            jensen_shannon(&histogram_shares(ca, *na), &histogram_shares(cb, *nb)),
+        ) if la == lb && ha == hb && ca.len() == cb.len() => Some(jensen_shannon(
+            &histogram_shares(ca, *na),
+            &histogram_shares(cb, *nb),
         )),
         (
             Profile::Categorical {
@@ -280,7 +288,7 @@ pub fn distance(a: &Profile, b: &Profile) -> Option<(&'static str, f64)> {
                 counts: cb,
                 nulls: nb,
             },
-        ) => Some(("l_infinity", l_infinity(ca, *na, cb, *nb))),
+        ) => Some(l_infinity(ca, *na, cb, *nb)),
         _ => None,
     }
 }
@@ -347,13 +355,10 @@ mod tests {
     fn distances_of_known_distributions() {
         let js = |a, b| distance(&a, &b).unwrap();
         // Disjoint histograms diverge by 1 bit; proportional ones by 0.
-        assert_eq!(
-            js(numeric(&[5, 0], 0), numeric(&[0, 5], 0)),
-            ("jensen_shannon_divergence", 1.0)
-        );
-        assert_eq!(js(numeric(&[2, 2], 1), numeric(&[4, 4], 2)).1, 0.0);
+        assert_eq!(js(numeric(&[5, 0], 0), numeric(&[0, 5], 0)), 1.0);
+        assert_eq!(js(numeric(&[2, 2], 1), numeric(&[4, 4], 2)), 0.0);
         // scipy.spatial.distance.jensenshannon([.5, .5, 0], [.25, .25, .5], base=2) ** 2
-        let (_, v) = js(numeric(&[1, 1], 0), numeric(&[1, 1], 2));
+        let v = js(numeric(&[1, 1], 0), numeric(&[1, 1], 2));
         assert!((v - 0.311_278_124_459_132_8).abs() < 1e-12, "{v}");
         // A value that vanishes, NULL that appears.
         assert_eq!(
@@ -361,7 +366,7 @@ mod tests {
                 categorical(&[("a", 3), ("b", 1)], 0),
                 categorical(&[("b", 2)], 2)
             ),
-            ("l_infinity", 0.75)
+            0.75
         );
         // Profiles of different kinds or buckets do not compare.
         assert!(distance(&numeric(&[1], 0), &categorical(&[], 1)).is_none());
