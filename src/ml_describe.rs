@@ -14,7 +14,7 @@ use datafusion::arrow::array::{
     RecordBatch, StringBuilder,
 };
 use datafusion::arrow::compute::{cast, concat};
-use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{plan_err, Column, Result};
 use datafusion::dataframe::DataFrame;
@@ -30,6 +30,7 @@ use mlfusion_udfs::approx_top_values::ApproxTopValues;
 
 use crate::action_table::ActionTable;
 use crate::options::Options;
+use crate::profile;
 use crate::source::{options_arg, resolve, session_state, string_arg};
 
 const NAME: &str = "ml_describe";
@@ -214,23 +215,14 @@ impl Plan {
     }
 
     async fn run(&self, state: SessionState) -> Result<Vec<RecordBatch>> {
-        let batches = DataFrame::new(state, self.source.clone())
-            .aggregate(vec![], self.aggregates.clone())?
-            .collect()
-            .await?;
-        let Some(row) = batches.iter().find(|b| b.num_rows() == 1) else {
-            return plan_err!("{NAME}: the aggregation returned no row");
-        };
-        let int = |i: Option<usize>| -> Option<i64> {
-            let a = cast(row.column(i?), &DataType::Int64).ok()?;
-            let a = a.as_primitive::<Int64Type>();
-            a.is_valid(0).then(|| a.value(0))
-        };
-        let float = |i: Option<usize>| -> Option<f64> {
-            let a = cast(row.column(i?), &DataType::Float64).ok()?;
-            let a = a.as_primitive::<Float64Type>();
-            a.is_valid(0).then(|| a.value(0))
-        };
+        let row = profile::one_row(
+            DataFrame::new(state, self.source.clone())
+                .aggregate(vec![], self.aggregates.clone())?
+                .collect()
+                .await?,
+        )?;
+        let int = |i: Option<usize>| profile::int(&row, i?);
+        let float = |i: Option<usize>| profile::float(&row, i?);
         let text = |i: Option<usize>| -> Option<String> {
             let a = cast(row.column(i?), &DataType::Utf8).ok()?;
             let a = a.as_string::<i32>();

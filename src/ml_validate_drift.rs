@@ -66,17 +66,8 @@ pub fn thresholds(
     options: &Options,
     features: &[(String, Kind)],
 ) -> Result<Vec<Feature>> {
-    let number = |key: &str| -> Result<f64> {
-        match options.get(key) {
-            None => Ok(DEFAULT_THRESHOLD),
-            Some(v) => match v.parse::<f64>() {
-                Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
-                _ => plan_err!(
-                    "{function}: option {key}={v} is not valid; give a number of at least 0"
-                ),
-            },
-        }
-    };
+    let number =
+        |key| -> Result<f64> { Ok(options.number(key, 0.0)?.unwrap_or(DEFAULT_THRESHOLD)) };
     let categorical = number("categorical_default_threshold")?;
     let numerical = number("numerical_default_threshold")?;
     let mut given: BTreeMap<String, f64> = BTreeMap::new();

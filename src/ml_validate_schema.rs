@@ -224,17 +224,8 @@ impl TableFunctionImpl for MlValidateSchema {
         let source_text = string_arg(NAME, "source", &exprs[1])?;
         let options_text = options_arg(NAME, exprs, 2)?;
         let options = Options::parse(NAME, &options_text, KEYS)?;
-        let number = |key: &str, default: f64| -> Result<f64> {
-            match options.get(key) {
-                None => Ok(default),
-                Some(v) => match v.parse::<f64>() {
-                    Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
-                    _ => plan_err!(
-                        "{NAME}: option {key}={v} is not valid; give a number of at least 0"
-                    ),
-                },
-            }
-        };
+        let number =
+            |key, default| -> Result<f64> { Ok(options.number(key, 0.0)?.unwrap_or(default)) };
         let (null_share, unseen_share, margin) = (
             number("null_share_threshold", 0.1)?,
             number("unseen_share_threshold", 0.01)?,

@@ -89,6 +89,20 @@ impl Options {
         }
     }
 
+    /// A finite number of at least `min`, if given.
+    pub fn number(&self, key: &str, min: f64) -> Result<Option<f64>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        match v.parse::<f64>() {
+            Ok(x) if x.is_finite() && x >= min => Ok(Some(x)),
+            _ => plan_err!(
+                "{}: option {key}={v} is not valid; give a number of at least {min}",
+                self.function
+            ),
+        }
+    }
+
     /// One of `choices`, if given (case-insensitive).
     pub fn choice(&self, key: &str, choices: &[&'static str]) -> Result<Option<&'static str>> {
         let Some(v) = self.get(key) else {

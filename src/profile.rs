@@ -206,20 +206,23 @@ pub async fn profiles(
     Ok((rows, profiles))
 }
 
-fn one_row(batches: Vec<RecordBatch>) -> Result<RecordBatch> {
+/// The one row of an aggregation without GROUP BY.
+pub(crate) fn one_row(batches: Vec<RecordBatch>) -> Result<RecordBatch> {
     match batches.into_iter().find(|b| b.num_rows() == 1) {
         Some(b) => Ok(b),
-        None => exec_err!("profile: the aggregation returned no row"),
+        None => exec_err!("the aggregation returned no row"),
     }
 }
 
-fn float(row: &RecordBatch, i: usize) -> Option<f64> {
+/// Column `i` of a one-row batch as a DOUBLE (`None` for NULL).
+pub(crate) fn float(row: &RecordBatch, i: usize) -> Option<f64> {
     let a = cast(row.column(i), &DataType::Float64).ok()?;
     let a = a.as_primitive::<Float64Type>();
     a.is_valid(0).then(|| a.value(0))
 }
 
-fn int(row: &RecordBatch, i: usize) -> Option<i64> {
+/// Column `i` of a one-row batch as a BIGINT (`None` for NULL).
+pub(crate) fn int(row: &RecordBatch, i: usize) -> Option<i64> {
     let a = cast(row.column(i), &DataType::Int64).ok()?;
     let a = a.as_primitive::<Int64Type>();
     a.is_valid(0).then(|| a.value(0))
