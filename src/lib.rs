@@ -24,6 +24,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 pub use mlfusion_udfs as udfs;
 
 mod action_table;
+#[cfg(feature = "ballista")]
+pub mod ballista;
 pub mod config;
 mod ml_confusion_matrix;
 mod ml_deploy;
@@ -60,12 +62,7 @@ pub const MLFUSION_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// the analyzer rule that lets `row_fingerprint(*)` and
 /// `dataset_fingerprint(*)` take every column.
 pub fn register_all(ctx: &SessionContext) {
-    for udf in udfs::scalar_functions() {
-        ctx.register_udf(udf.as_ref().clone());
-    }
-    for udaf in udfs::aggregate_functions() {
-        ctx.register_udaf(udaf.as_ref().clone());
-    }
+    register_functions(ctx);
     ctx.add_analyzer_rule(Arc::new(wildcard::ExpandRowWildcards));
     for (name, function) in table_functions() {
         ctx.register_udtf(name, function);
@@ -76,6 +73,16 @@ pub fn register_all(ctx: &SessionContext) {
     let extensions = &mut state.config_mut().options_mut().extensions;
     if extensions.get::<config::MlfusionOptions>().is_none() {
         extensions.insert(config::MlfusionOptions::default());
+    }
+}
+
+/// Registers mlfusion's scalar and aggregate functions on `ctx`.
+fn register_functions(ctx: &SessionContext) {
+    for udf in udfs::scalar_functions() {
+        ctx.register_udf(udf.as_ref().clone());
+    }
+    for udaf in udfs::aggregate_functions() {
+        ctx.register_udaf(udaf.as_ref().clone());
     }
 }
 
@@ -115,12 +122,15 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
 /// stores plus Azure, and `s3://` / `gs://` stores built from the
 /// environment on first use.
 fn runtime_env() -> Arc<RuntimeEnv> {
-    let registry =
-        object_stores::CloudObjectStoreRegistry::new(Arc::new(DefaultObjectStoreRegistry::new()));
-    RuntimeEnvBuilder::new()
-        .with_object_store_registry(Arc::new(registry))
+    runtime_env_builder()
         .build_arc()
         .expect("a default runtime environment")
+}
+
+fn runtime_env_builder() -> RuntimeEnvBuilder {
+    let registry =
+        object_stores::CloudObjectStoreRegistry::new(Arc::new(DefaultObjectStoreRegistry::new()));
+    RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(registry))
 }
 
 /// A `SessionContext` with mlfusion's defaults: every function registered,
@@ -128,9 +138,14 @@ fn runtime_env() -> Arc<RuntimeEnv> {
 /// `information_schema` on (so `SHOW FUNCTIONS` describes them), and file
 /// paths and URLs queryable as tables (`SELECT * FROM 'data.parquet'`).
 pub fn session_context(config: SessionConfig) -> SessionContext {
+    session_context_without_url_tables(config).enable_url_table()
+}
+
+/// [`session_context`] before file paths and URLs are made queryable (what
+/// a Ballista client is made from, see [`ballista::remote`]).
+fn session_context_without_url_tables(config: SessionConfig) -> SessionContext {
     let ctx =
-        SessionContext::new_with_config_rt(config.with_information_schema(true), runtime_env())
-            .enable_url_table();
+        SessionContext::new_with_config_rt(config.with_information_schema(true), runtime_env());
     register_all(&ctx);
     ctx
 }

@@ -165,6 +165,75 @@ struct Args {
         default_value_t = InstrumentedObjectStoreMode::Disabled
     )]
     object_store_profiling: InstrumentedObjectStoreMode,
+
+    #[clap(
+        long,
+        value_name = "URL",
+        help = "Run queries on the Apache DataFusion Ballista cluster whose scheduler is at URL (df://host:port); start one with `mlfusion scheduler` and `mlfusion executor`"
+    )]
+    ballista: Option<String>,
+}
+
+/// `mlfusion scheduler`: a Ballista scheduler with every mlfusion function.
+#[derive(Debug, Parser)]
+#[clap(name = "mlfusion scheduler", version = version())]
+struct SchedulerArgs {
+    #[clap(
+        long,
+        default_value = "127.0.0.1:50050",
+        help = "The address (host:port) to listen on"
+    )]
+    bind: std::net::SocketAddr,
+
+    #[clap(
+        long,
+        help = "The host executors and clients reach this scheduler at (default: the bind host)"
+    )]
+    external_host: Option<String>,
+}
+
+/// `mlfusion executor`: a Ballista executor with every mlfusion function.
+#[derive(Debug, Parser)]
+#[clap(name = "mlfusion executor", version = version())]
+struct ExecutorArgs {
+    #[clap(
+        long,
+        default_value = "127.0.0.1:50050",
+        help = "The scheduler's address (host:port)"
+    )]
+    scheduler: String,
+
+    #[clap(
+        long,
+        default_value = "127.0.0.1:50051",
+        help = "The address (host:port) to serve results on (Arrow Flight)"
+    )]
+    bind: std::net::SocketAddr,
+
+    #[clap(
+        long,
+        default_value_t = 50052,
+        help = "The port the scheduler sends tasks to (gRPC)"
+    )]
+    grpc_port: u16,
+
+    #[clap(
+        long,
+        help = "The host the scheduler and other executors reach this executor at (default: the bind host)"
+    )]
+    external_host: Option<String>,
+
+    #[clap(
+        long,
+        help = "The folder for shuffle files and spills (default: a temporary folder)"
+    )]
+    work_dir: Option<String>,
+
+    #[clap(
+        long,
+        help = "How many tasks to run at once (default: the number of cores)"
+    )]
+    concurrent_tasks: Option<usize>,
 }
 
 impl Args {
@@ -197,6 +266,11 @@ pub async fn main() -> ExitCode {
 
 /// Main CLI entrypoint
 async fn main_inner() -> Result<()> {
+    match env::args().nth(1).as_deref() {
+        Some("scheduler") => return cluster_process(true).await,
+        Some("executor") => return cluster_process(false).await,
+        _ => {}
+    }
     env_logger::init();
     let args = Args::parse();
 
@@ -260,8 +334,13 @@ async fn main_inner() -> Result<()> {
     let runtime_env = rt_builder.build_arc()?;
 
     // enable dynamic file query
-    let ctx = SessionContext::new_with_config_rt(session_config, runtime_env).enable_url_table();
+    let ctx = SessionContext::new_with_config_rt(session_config, runtime_env);
     mlfusion::register_all(&ctx);
+    let ctx = match &args.ballista {
+        // The client enables URL tables itself.
+        Some(url) => ballista_client(url, ctx).await?,
+        None => ctx.enable_url_table(),
+    };
     ctx.refresh_catalogs().await?;
     // install dynamic catalog provider that can register required object stores
     ctx.register_catalog_list(Arc::new(DynamicObjectStoreCatalog::new(
@@ -339,6 +418,60 @@ async fn main_inner() -> Result<()> {
     }
 
     Ok(())
+}
+
+#[cfg(feature = "ballista")]
+async fn ballista_client(url: &str, ctx: SessionContext) -> Result<SessionContext> {
+    mlfusion::ballista::remote(url, ctx.state()).await
+}
+
+#[cfg(not(feature = "ballista"))]
+async fn ballista_client(_url: &str, _ctx: SessionContext) -> Result<SessionContext> {
+    config_err!("--ballista: this mlfusion was built without the ballista feature")
+}
+
+/// Runs `mlfusion scheduler` (or, if not `scheduler`, `mlfusion executor`)
+/// until the process is stopped. Logs at info level unless `RUST_LOG` says
+/// otherwise.
+#[cfg(feature = "ballista")]
+async fn cluster_process(scheduler: bool) -> Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // The subcommand is not one of its own flags.
+    let args = env::args()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, a)| a);
+    if scheduler {
+        let args = SchedulerArgs::parse_from(args);
+        mlfusion::ballista::run_scheduler(args.bind, args.external_host).await
+    } else {
+        let args = ExecutorArgs::parse_from(args);
+        let (host, port) = args
+            .scheduler
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+            .ok_or_else(|| {
+                DataFusionError::Configuration(format!(
+                    "--scheduler {}: expected host:port, e.g. 127.0.0.1:50050",
+                    args.scheduler
+                ))
+            })?;
+        mlfusion::ballista::run_executor(mlfusion::ballista::ExecutorOptions {
+            scheduler_host: host,
+            scheduler_port: port,
+            bind: args.bind,
+            grpc_port: args.grpc_port,
+            external_host: args.external_host,
+            work_dir: args.work_dir,
+            concurrent_tasks: args.concurrent_tasks,
+        })
+        .await
+    }
+}
+
+#[cfg(not(feature = "ballista"))]
+async fn cluster_process(_scheduler: bool) -> Result<()> {
+    config_err!("this mlfusion was built without the ballista feature: no scheduler or executor")
 }
 
 /// Get the session configuration based on the provided arguments

@@ -27,6 +27,8 @@ use datafusion::logical_expr::{
     ScalarUDFImpl, Signature, Volatility,
 };
 
+use serde::{Deserialize, Serialize};
+
 use crate::models::{Model, ModelType};
 use crate::registry::{parse_model_ref, Metadata, Registry};
 use crate::source::{block_on, resolve, session_state, string_arg};
@@ -73,13 +75,23 @@ pub struct PredictUdf {
     name: String,
     signature: Signature,
     model: Arc<Model>,
-    fingerprint: String,
+    reference: ModelReference,
     return_type: DataType,
+}
+
+/// Where a [`PredictUdf`]'s model lives: what a plan sent to a cluster
+/// carries instead of the model, which each node loads from the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ModelReference {
+    pub registry: String,
+    pub model: String,
+    pub version: u64,
+    pub model_fingerprint: String,
 }
 
 impl PartialEq for PredictUdf {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name && self.fingerprint == other.fingerprint
+        self.reference == other.reference
     }
 }
 
@@ -87,8 +99,7 @@ impl Eq for PredictUdf {}
 
 impl Hash for PredictUdf {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.name.hash(state);
-        self.fingerprint.hash(state);
+        self.reference.hash(state);
     }
 }
 
@@ -103,12 +114,28 @@ impl PredictUdf {
             ));
         }
         Ok(Self {
-            name: format!("ml_predict[{}@{}]", metadata.model, metadata.version),
+            name: format!("{NAME}[{}@{}]", metadata.model, metadata.version),
             signature: Signature::variadic_any(Volatility::Immutable),
             model: Arc::new(model),
-            fingerprint: metadata.model_fingerprint.clone(),
+            reference: ModelReference {
+                registry: metadata.registry.clone(),
+                model: metadata.model.clone(),
+                version: metadata.version,
+                model_fingerprint: metadata.model_fingerprint.clone(),
+            },
             return_type: DataType::Struct(Fields::from(fields)),
         })
+    }
+
+    /// Whether `name` is the name of a model's prediction function.
+    #[cfg_attr(not(feature = "ballista"), allow(dead_code))]
+    pub fn is_name(name: &str) -> bool {
+        name.starts_with(NAME) && name[NAME.len()..].starts_with('[')
+    }
+
+    #[cfg_attr(not(feature = "ballista"), allow(dead_code))]
+    pub fn reference(&self) -> &ModelReference {
+        &self.reference
     }
 }
 

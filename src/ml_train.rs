@@ -577,6 +577,7 @@ pub(crate) async fn store(
         model_fingerprint: model_fingerprint(&model_json),
         tuning,
         training_statistics,
+        registry: String::new(),
     };
     let metadata = registry.create_version(&model_json, metadata).await?;
     let uri = registry.uri(&metadata.model, metadata.version);

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use datafusion::common::{exec_err, plan_err, DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::SessionState;
 use futures::TryStreamExt;
 use object_store::path::Path;
@@ -59,6 +60,10 @@ pub struct Metadata {
     /// serving data is checked against (absent in versions from before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training_statistics: Option<TrainingStatistics>,
+    /// The registry this version was read from or written to (not stored:
+    /// a registry can move), so that a cluster's executors can load it.
+    #[serde(skip)]
+    pub registry: String,
 }
 
 /// The training rows as skew and schema checks see them.
@@ -208,6 +213,12 @@ impl Registry {
             .get::<MlfusionOptions>()
             .map(|o| o.registry.clone())
             .unwrap_or_else(|| MlfusionOptions::default().registry);
+        Self::open(&url, state.runtime_env())
+    }
+
+    /// The registry at `url` (a folder or an object store URL), through the
+    /// object stores of `runtime`.
+    pub fn open(url: &str, runtime: &RuntimeEnv) -> Result<Self> {
         // Parsed as a plain folder or URL (not as a listing path, which would
         // read glob characters such as `[` as a pattern).
         let bad = |e: &dyn std::fmt::Display| {
@@ -216,13 +227,13 @@ impl Registry {
             ))
         };
         let parsed = if url.contains("://") {
-            Url::parse(&url).map_err(|e| bad(&e))?
+            Url::parse(url).map_err(|e| bad(&e))?
         } else {
-            let absolute = std::path::absolute(&url).map_err(|e| bad(&e))?;
+            let absolute = std::path::absolute(url).map_err(|e| bad(&e))?;
             Url::from_directory_path(&absolute).map_err(|_| bad(&"not an absolute path"))?
         };
         let store_url = ObjectStoreUrl::parse(&parsed[..url::Position::BeforePath])?;
-        let store = state.runtime_env().object_store(&store_url)?;
+        let store = runtime.object_store(&store_url)?;
         let root = Path::from_url_path(parsed.path()).map_err(|e| bad(&e))?;
         Ok(Self {
             store,
@@ -235,6 +246,11 @@ impl Registry {
         parts
             .iter()
             .fold(self.root.clone(), |p, part| p.join(*part))
+    }
+
+    /// The registry's root URL.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     pub fn uri(&self, name: &str, version: u64) -> String {
@@ -282,13 +298,16 @@ impl Registry {
         Ok(out)
     }
 
-    async fn metadata(&self, name: &str, version: u64) -> Result<Option<Metadata>> {
+    pub async fn metadata(&self, name: &str, version: u64) -> Result<Option<Metadata>> {
         let path = self.path(&[name, &version.to_string(), "metadata.json"]);
         match self.store.get(&path).await {
             Ok(r) => {
                 let bytes = r.bytes().await?;
-                match serde_json::from_slice(&bytes) {
-                    Ok(m) => Ok(Some(m)),
+                match serde_json::from_slice::<Metadata>(&bytes) {
+                    Ok(m) => Ok(Some(Metadata {
+                        registry: self.url.clone(),
+                        ..m
+                    })),
                     Err(e) => exec_err!("registry: {} is corrupt: {e}", self.uri(name, version)),
                 }
             }
@@ -336,6 +355,7 @@ impl Registry {
                 Err(e) => return Err(e.into()),
             }
             metadata.version = version;
+            metadata.registry = self.url.clone();
             let meta_path = self.path(&[&name, &folder, "metadata.json"]);
             self.store
                 .put_opts(
