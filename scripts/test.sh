@@ -65,7 +65,7 @@ done
 bucket=mlfusion-test
 .venv/bin/python -c "import urllib.request; urllib.request.urlopen(urllib.request.Request('$endpoint/$bucket', method='PUT'))"
 MLFUSION_TEST_S3_ENDPOINT="$endpoint" MLFUSION_TEST_S3_BUCKET="$bucket" \
-    cargo test --workspace --test s3 -- --ignored 2>&1 | tee -a "$tmp/cargo-test.log"
+    cargo test --workspace --test s3 --test ballista -- --ignored 2>&1 | tee -a "$tmp/cargo-test.log"
 
 step "Azure integration tests against a local Azurite server"
 [ -x .tools/node_modules/.bin/azurite-blob ] ||
@@ -97,7 +97,9 @@ MLFUSION_TEST_AZURITE_URL="$az_url" MLFUSION_TEST_AZURE_CONTAINER="$container" \
 
 step "Python package: the extension built into .venv (maturin develop), then pytest"
 (cd python && VIRTUAL_ENV="$PWD/../.venv" ../.venv/bin/maturin develop --quiet)
-.venv/bin/python -m pytest -q -p no:cacheprovider python/tests 2>&1 | tee "$tmp/pytest.log"
+# The Ballista tests start a cluster from the binary cargo test built.
+MLFUSION_BIN="$CARGO_TARGET_DIR/debug/mlfusion" \
+    .venv/bin/python -m pytest -q -p no:cacheprovider python/tests 2>&1 | tee "$tmp/pytest.log"
 
 # One closing line over every test run above: cargo's "test result:" lines,
 # and pytest's last line ("7 passed, 1 failed, 2 errors in 3s").

@@ -4,6 +4,7 @@
 //! The predictions stream through; only the labels and scores are kept, as
 //! ROC AUC and the median need them all.
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch};
@@ -138,16 +139,44 @@ pub async fn score_rows(
         return exec_err!("{function}: the source has no rows to evaluate on");
     }
     Ok(if model.model_type.is_classifier() {
+        let k = classes.len();
+        let order = canonical_order(classes_seen.len(), |a, b| {
+            probs[a * k..(a + 1) * k]
+                .iter()
+                .zip(&probs[b * k..(b + 1) * k])
+                .map(|(x, y)| x.total_cmp(y))
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal)
+                .then(classes_seen[a].cmp(&classes_seen[b]))
+        });
         Scored::Classes {
-            truth: classes_seen,
-            probs,
+            truth: order.iter().map(|&i| classes_seen[i]).collect(),
+            probs: order
+                .iter()
+                .flat_map(|&i| probs[i * k..(i + 1) * k].iter().copied())
+                .collect(),
         }
     } else {
+        let order = canonical_order(truth.len(), |a, b| {
+            values[a]
+                .total_cmp(&values[b])
+                .then(truth[a].total_cmp(&truth[b]))
+        });
         Scored::Values {
-            truth,
-            predicted: values,
+            truth: order.iter().map(|&i| truth[i]).collect(),
+            predicted: order.iter().map(|&i| values[i]).collect(),
         }
     })
+}
+
+/// The row indices `0..n` sorted by `cmp`. Metrics sum over rows, and a
+/// floating-point sum depends on its order: scoring rows in an order fixed
+/// by their values makes the metrics independent of the order the rows
+/// arrived in (file layout, partitions, a cluster's executors).
+fn canonical_order(n: usize, cmp: impl Fn(usize, usize) -> Ordering) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_unstable_by(|&a, &b| cmp(a, b));
+    order
 }
 
 /// The true class indices and the n × k probabilities of a classifier over

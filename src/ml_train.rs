@@ -31,8 +31,8 @@ use crate::models::linear::{fit_linear, fit_logistic};
 use crate::models::preprocess::{Features, Matrix};
 use crate::models::{boosted, kmeans};
 use crate::models::{
-    class_indices, label_strings, metrics, numeric_label, Label, Model, ModelType, Params,
-    FORMAT_VERSION, MODEL_TYPES,
+    class_indices, label_strings, metrics, numeric_label, recorded_type, Label, Model, ModelType,
+    Params, FORMAT_VERSION, MODEL_TYPES,
 };
 use crate::options::Options;
 use crate::profile;
@@ -461,10 +461,7 @@ pub(crate) fn fit(
         });
     }
     let label_array = data.column(data.schema().index_of(&input.label)?);
-    let label_type = match label_array.data_type() {
-        DataType::Dictionary(_, v) => v.as_ref().clone(),
-        t => t.clone(),
-    };
+    let label_type = recorded_type(label_array.data_type());
     let classes = match (input.model_type.is_classifier(), classes) {
         (false, _) => vec![],
         (true, Some(c)) => c.to_vec(),

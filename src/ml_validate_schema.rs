@@ -19,6 +19,7 @@ use datafusion::logical_expr::LogicalPlan;
 
 use crate::action_table::ActionTable;
 use crate::ml_predict::load_metadata;
+use crate::models::recorded_type;
 use crate::options::Options;
 use crate::profile::{self, Kind, Profile, Request};
 use crate::registry::TrainingStatistics;
@@ -257,7 +258,11 @@ impl TableFunctionImpl for MlValidateSchema {
                 continue;
             };
             let observed = field.data_type().to_string();
-            if observed != feature.data_type {
+            // Types that differ only in layout (Utf8View and Utf8) are the
+            // same type: a model trained on a Ballista cluster saw Utf8.
+            let same_type = DataType::from_str(&feature.data_type)
+                .is_ok_and(|t| recorded_type(&t) == recorded_type(field.data_type()));
+            if !same_type {
                 let same_family = family(&observed) == family(&feature.data_type);
                 found.push(Anomaly {
                     input: feature.name.clone(),

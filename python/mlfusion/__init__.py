@@ -127,10 +127,14 @@ class SessionContext:
     The same names as ``datafusion.SessionContext``: :meth:`sql`, :meth:`register_parquet`,
     :meth:`register_csv`, :meth:`register_object_store`, :meth:`table`. Paths may be local or object store URLs
     (``s3://``, ``gs://``, ``az://``; credentials from the standard environment variables).
+
+    With ``ballista="df://host:port"``, queries run on that Apache DataFusion Ballista cluster
+    (started with ``mlfusion scheduler`` and ``mlfusion executor``; see docs/cluster.md):
+    the same SQL, the same results.
     """
 
-    def __init__(self) -> None:
-        self._inner = _RustSessionContext()
+    def __init__(self, ballista: str | None = None) -> None:
+        self._inner = _RustSessionContext(ballista)
 
     def sql(self, query: str) -> DataFrame:
         """Plans ``query`` (running it at once if it is DDL or ``SET``)."""

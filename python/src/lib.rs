@@ -182,11 +182,18 @@ struct SessionContext {
 
 #[pymethods]
 impl SessionContext {
+    /// A session in this process, or with `ballista="df://host:port"` a
+    /// client of that Apache DataFusion Ballista cluster.
     #[new]
-    fn new() -> Self {
-        Self {
-            ctx: mlfusion::session_context(SessionConfig::new()),
-        }
+    #[pyo3(signature = (ballista=None))]
+    fn new(py: Python<'_>, ballista: Option<String>) -> PyResult<Self> {
+        let ctx = match ballista {
+            None => mlfusion::session_context(SessionConfig::new()),
+            Some(url) => wait(py, async move {
+                mlfusion::ballista::connect(&url, SessionConfig::new()).await
+            })?,
+        };
+        Ok(Self { ctx })
     }
 
     /// Plans `query` (and runs it if it is DDL or SET) and returns a DataFrame.

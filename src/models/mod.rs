@@ -229,6 +229,19 @@ impl Model {
 }
 
 /// The index of the largest value of each row (the first on ties).
+/// The type a model records for a column of type `t`: strings and binaries
+/// as Utf8 and Binary whatever their layout (views, large offsets,
+/// dictionaries), so that the same rows give the same artifact on any
+/// engine: DataFusion reads Parquet strings as Utf8View, Ballista as Utf8.
+pub fn recorded_type(t: &DataType) -> DataType {
+    match t {
+        DataType::Dictionary(_, value) => recorded_type(value),
+        DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
+        DataType::LargeBinary | DataType::BinaryView => DataType::Binary,
+        t => t.clone(),
+    }
+}
+
 pub fn argmax_rows(probs: &[f64], k: usize) -> Vec<f64> {
     probs
         .chunks_exact(k)

@@ -164,7 +164,7 @@ impl Features {
             };
             columns.push(Feature {
                 name: name.clone(),
-                data_type: t.to_string(),
+                data_type: super::recorded_type(t).to_string(),
                 encoding,
             });
         }
