@@ -433,12 +433,26 @@ fn check_no_url_tables(state: &SessionState) -> Result<()> {
 /// stores; without URL tables, which the client enables) as a client of the
 /// Ballista scheduler at `url` (`df://host:port`).
 pub async fn remote(url: &str, state: SessionState) -> Result<SessionContext> {
-    if !url.starts_with("df://") {
-        return Err(DataFusionError::Configuration(format!(
-            "the Ballista scheduler URL {url} should look like df://host:port"
-        )));
-    }
+    let address = url
+        .strip_prefix("df://")
+        .map(|a| a.trim_end_matches('/'))
+        .filter(|a| {
+            a.rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+        })
+        .ok_or_else(|| {
+            DataFusionError::Configuration(format!(
+                "the Ballista scheduler URL {url} should look like df://host:port"
+            ))
+        })?;
     check_no_url_tables(&state)?;
+    // Ballista connects at the first query; a wrong address is clearer now.
+    tokio::net::TcpStream::connect(address).await.map_err(|e| {
+        DataFusionError::Configuration(format!(
+            "cannot reach the Ballista scheduler at {url}: {e}; start one with \
+             `mlfusion scheduler --bind {address}`"
+        ))
+    })?;
     let ctx = SessionContext::remote_with_state(url, with_codecs(state)).await?;
     Ok(client(ctx))
 }

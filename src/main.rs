@@ -59,7 +59,13 @@ fn version() -> &'static str {
 #[derive(Debug, Parser, PartialEq)]
 /// mlfusion: reproducible ML data work as SQL (the datafusion-cli REPL with
 /// mlfusion's functions).
-#[clap(name = "mlfusion", version = version(), about, long_about = None)]
+#[clap(
+    name = "mlfusion",
+    version = version(),
+    about,
+    long_about = None,
+    after_help = "Ballista cluster processes: `mlfusion scheduler --help`, `mlfusion executor --help`"
+)]
 struct Args {
     #[clap(
         short = 'p',
@@ -176,7 +182,7 @@ struct Args {
 
 /// `mlfusion scheduler`: a Ballista scheduler with every mlfusion function.
 #[derive(Debug, Parser)]
-#[clap(name = "mlfusion scheduler", version = version())]
+#[clap(name = "mlfusion scheduler", bin_name = "mlfusion scheduler", version = version())]
 struct SchedulerArgs {
     #[clap(
         long,
@@ -194,7 +200,7 @@ struct SchedulerArgs {
 
 /// `mlfusion executor`: a Ballista executor with every mlfusion function.
 #[derive(Debug, Parser)]
-#[clap(name = "mlfusion executor", version = version())]
+#[clap(name = "mlfusion executor", bin_name = "mlfusion executor", version = version())]
 struct ExecutorArgs {
     #[clap(
         long,

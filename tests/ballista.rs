@@ -360,3 +360,30 @@ fn a_cluster_reads_sources_and_the_registry_in_s3() {
     assert!(embedded.lines().count() > 20_000);
     same_lines(&embedded, &distributed);
 }
+
+#[test]
+fn a_bad_or_unreachable_scheduler_is_a_clear_error() {
+    let closed = free_port();
+    for (url, message) in [
+        (
+            "df://127.0.0.1".to_string(),
+            "should look like df://host:port",
+        ),
+        (
+            "http://127.0.0.1:50050".to_string(),
+            "should look like df://host:port",
+        ),
+        (
+            format!("df://127.0.0.1:{closed}"),
+            "cannot reach the Ballista scheduler",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_mlfusion"))
+            .args(["-q", "--ballista", &url, "-c", "SELECT 1"])
+            .output()
+            .expect("run mlfusion");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "{url}: {stdout}");
+        assert!(stdout.contains(message), "{url}: {stdout}");
+    }
+}
