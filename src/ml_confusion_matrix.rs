@@ -20,7 +20,7 @@ pub struct MlConfusionMatrix;
 
 impl TableFunctionImpl for MlConfusionMatrix {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let (_, model, source) = model_and_source(NAME, &args, true)?;
+        let (metadata, model, source) = model_and_source(NAME, &args, true)?;
         let classes = model.label.classes.clone();
         let label_type = model.label.arrow_type()?;
         let mut fields = vec![Field::new("expected_label", label_type, false)];
@@ -36,10 +36,15 @@ impl TableFunctionImpl for MlConfusionMatrix {
             NAME,
             schema,
             Box::new(move |state| {
-                let (source, model, schema) =
-                    (source.clone(), Arc::clone(&model), Arc::clone(&out_schema));
+                let (source, metadata, model, schema) = (
+                    source.clone(),
+                    metadata.clone(),
+                    Arc::clone(&model),
+                    Arc::clone(&out_schema),
+                );
                 Box::pin(async move {
-                    let (truth, probs) = score_classes(NAME, state, source, &model).await?;
+                    let (truth, probs) =
+                        score_classes(NAME, state, source, &metadata, &model).await?;
                     let k = model.label.classes.len();
                     // counts[predicted][expected]: one output column per predicted class.
                     let mut counts = vec![vec![0i64; k]; k];

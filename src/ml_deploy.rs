@@ -75,7 +75,7 @@ async fn held_out_score(
     rows: &LogicalPlan,
 ) -> Result<Option<f64>> {
     let model = Arc::new(registry.load(version).await?);
-    let metrics = evaluate(NAME, state.clone(), rows.clone(), model).await?;
+    let metrics = evaluate(NAME, state.clone(), rows.clone(), version, model).await?;
     Ok(headline(|k| {
         metrics
             .iter()

@@ -7,18 +7,18 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch};
+use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{exec_err, plan_err, Result};
+use datafusion::common::{exec_datafusion_err, exec_err, plan_err, Column, Result};
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{col, LogicalPlan, LogicalPlanBuilder};
 use datafusion::physical_plan::execute_stream;
 use futures::StreamExt;
 
 use crate::action_table::ActionTable;
-use crate::ml_predict::model_and_source_args;
+use crate::ml_predict::{model_and_source_args, predict_plan, predicted_name, probs_name};
 use crate::models::{class_indices, kmeans, metrics, numeric_label, Model, ModelType, Params};
 use crate::registry::Metadata;
 
@@ -51,17 +51,20 @@ pub async fn evaluate(
     function: &str,
     state: SessionState,
     source: LogicalPlan,
+    metadata: &Metadata,
     model: Arc<Model>,
 ) -> Result<metrics::Metrics> {
     if model.model_type == ModelType::Kmeans {
         return evaluate_kmeans(state, source, model).await;
     }
-    Ok(match score_rows(function, state, source, &model).await? {
-        Scored::Classes { truth, probs } => {
-            metrics::classification(&truth, &probs, model.label.classes.len())
-        }
-        Scored::Values { truth, predicted } => metrics::regression(&truth, &predicted),
-    })
+    Ok(
+        match score_rows(function, state, source, metadata, &model).await? {
+            Scored::Classes { truth, probs } => {
+                metrics::classification(&truth, &probs, model.label.classes.len())
+            }
+            Scored::Values { truth, predicted } => metrics::regression(&truth, &predicted),
+        },
+    )
 }
 
 fn schema_for(model: &Model) -> SchemaRef {
@@ -88,24 +91,49 @@ pub enum Scored {
     },
 }
 
-/// Runs the model over every row of `source` (which has the label),
-/// keeping only the labels and the predictions.
+/// The labels of `source` (which has them) and the model's predictions:
+/// `ml_predict`'s plan, so that the predictions run where the query runs
+/// (on a cluster, on its executors), projected to the label and the
+/// probabilities (a classifier) or the predicted value.
+pub fn scored_plan(
+    function: &str,
+    source: LogicalPlan,
+    metadata: &Metadata,
+    model: &Model,
+) -> Result<LogicalPlan> {
+    let prediction = if model.model_type.is_classifier() {
+        probs_name(model)
+    } else {
+        predicted_name(model)
+    };
+    LogicalPlanBuilder::from(predict_plan(function, source, metadata, model.clone())?)
+        .project([
+            col(Column::new_unqualified(&model.label.name)),
+            col(Column::new_unqualified(prediction)),
+        ])?
+        .build()
+}
+
+/// The labels and predictions of every row of `source` (see
+/// [`scored_plan`]).
 pub async fn score_rows(
     function: &str,
     state: SessionState,
     source: LogicalPlan,
+    metadata: &Metadata,
     model: &Model,
 ) -> Result<Scored> {
     let label = model.label.name.clone();
-    let plan = state.create_physical_plan(&source).await?;
+    let scored = scored_plan(function, source, metadata, model)?;
+    let plan = state.create_physical_plan(&scored).await?;
     let mut stream = execute_stream(plan, state.task_ctx())?;
     let classes = &model.label.classes;
+    let k = classes.len();
     let (mut truth, mut values, mut probs, mut classes_seen) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        (Vec::new(), Vec::<f64>::new(), Vec::new(), Vec::new());
     while let Some(batch) = stream.next().await {
         let batch = batch?;
-        let label_array = batch.column(batch.schema().index_of(&label)?);
-        let p = model.predict(&batch)?;
+        let (label_array, prediction) = (batch.column(0), batch.column(1));
         if model.model_type.is_classifier() {
             // In the training label's type, so that BIGINT 1 matches a DOUBLE
             // model's class "1.0".
@@ -129,10 +157,27 @@ pub async fn score_rows(
                     }
                 }
             }
-            probs.extend(p.probs.unwrap_or_default());
+            // Each row's list holds the k class probabilities in class order.
+            let list = prediction.as_list::<i32>();
+            let items = list.values().as_struct();
+            let all = items
+                .column_by_name("prob")
+                .ok_or_else(|| exec_datafusion_err!("{function}: predictions have no prob"))?
+                .as_primitive::<Float64Type>()
+                .values();
+            for w in list.value_offsets().windows(2) {
+                let (start, end) = (w[0] as usize, w[1] as usize);
+                if end - start != k {
+                    return exec_err!(
+                        "{function}: a prediction has {} classes, not {k}",
+                        end - start
+                    );
+                }
+                probs.extend_from_slice(&all[start..end]);
+            }
         } else {
             truth.extend(numeric_label(function, &label, label_array)?);
-            values.extend(p.values);
+            values.extend(prediction.as_primitive::<Float64Type>().values().iter());
         }
     }
     if truth.is_empty() && classes_seen.is_empty() {
@@ -185,9 +230,10 @@ pub async fn score_classes(
     function: &str,
     state: SessionState,
     source: LogicalPlan,
+    metadata: &Metadata,
     model: &Model,
 ) -> Result<(Vec<usize>, Vec<f64>)> {
-    match score_rows(function, state, source, model).await? {
+    match score_rows(function, state, source, metadata, model).await? {
         Scored::Classes { truth, probs } => Ok((truth, probs)),
         Scored::Values { .. } => exec_err!("{function}: the model is not a classifier"),
     }
@@ -221,13 +267,17 @@ pub fn model_and_source(
         );
     }
     // Check the features now, so a missing one is a planning error.
-    crate::ml_predict::predict_plan(function, source.clone(), &metadata, model.clone())?;
+    if model.model_type != ModelType::Kmeans {
+        scored_plan(function, source.clone(), &metadata, &model)?;
+    } else {
+        predict_plan(function, source.clone(), &metadata, model.clone())?;
+    }
     Ok((metadata, model, source))
 }
 
 impl TableFunctionImpl for MlEvaluate {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let (_, model, source) = model_and_source(NAME, &args, false)?;
+        let (metadata, model, source) = model_and_source(NAME, &args, false)?;
         let schema = schema_for(&model);
         let model = Arc::new(model);
         let out_schema = Arc::clone(&schema);
@@ -235,10 +285,14 @@ impl TableFunctionImpl for MlEvaluate {
             NAME,
             schema,
             Box::new(move |state| {
-                let (source, model, schema) =
-                    (source.clone(), Arc::clone(&model), Arc::clone(&out_schema));
+                let (source, metadata, model, schema) = (
+                    source.clone(),
+                    metadata.clone(),
+                    Arc::clone(&model),
+                    Arc::clone(&out_schema),
+                );
                 Box::pin(async move {
-                    let metrics = evaluate(NAME, state, source, model).await?;
+                    let metrics = evaluate(NAME, state, source, &metadata, model).await?;
                     let columns: Vec<ArrayRef> = metrics
                         .into_iter()
                         .map(|(_, v)| Arc::new(Float64Array::from(vec![v])) as ArrayRef)

@@ -254,6 +254,21 @@ impl TableFunctionImpl for MlPredict {
     }
 }
 
+/// The name of the prediction column: `predicted_<label>`, or
+/// `centroid_id` for k-means.
+pub fn predicted_name(model: &Model) -> String {
+    if model.model_type == ModelType::Kmeans {
+        "centroid_id".to_string()
+    } else {
+        format!("predicted_{}", model.label.name)
+    }
+}
+
+/// The name of a classifier's probabilities column.
+pub fn probs_name(model: &Model) -> String {
+    format!("predicted_{}_probs", model.label.name)
+}
+
 /// The source's columns plus the prediction columns, as a logical plan.
 pub fn predict_plan(
     function: &str,
@@ -276,14 +291,8 @@ pub fn predict_plan(
         }
         args.push(col(Column::new_unqualified(&f.name)));
     }
-    let label = model.label.name.clone();
     let classifier = model.model_type.is_classifier();
-    let predicted = if model.model_type == ModelType::Kmeans {
-        "centroid_id".to_string()
-    } else {
-        format!("predicted_{label}")
-    };
-    let probs = format!("predicted_{label}_probs");
+    let (predicted, probs) = (predicted_name(&model), probs_name(&model));
     let taken_names = if classifier {
         vec![&predicted, &probs]
     } else {

@@ -91,9 +91,11 @@ impl TableFunctionImpl for MlRocCurve {
             NAME,
             schema(),
             Box::new(move |state| {
-                let (source, model) = (source.clone(), Arc::clone(&model));
+                let (source, metadata, model) =
+                    (source.clone(), metadata.clone(), Arc::clone(&model));
                 Box::pin(async move {
-                    let (truth, probs) = score_classes(NAME, state, source, &model).await?;
+                    let (truth, probs) =
+                        score_classes(NAME, state, source, &metadata, &model).await?;
                     let scores: Vec<f64> = probs.chunks_exact(2).map(|p| p[1]).collect();
                     let positive: Vec<bool> = truth.iter().map(|&t| t == 1).collect();
                     let rows = curve(&scores, &positive);
