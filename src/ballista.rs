@@ -11,9 +11,10 @@
 //!   registry version: each node loads it once and checks its fingerprint.
 //! - A query that reads a table only the client has runs on the client: a
 //!   table function that acts when it is read (`ml_train`, `ml_evaluate`,
-//!   `ml_describe`, `ml_models`, …) or an in-memory table. The queries such
-//!   a function runs itself (reading the training rows, `ml_describe`'s
-//!   aggregation) go to the cluster.
+//!   `ml_describe`, `ml_models`, …), an in-memory table, `generate_series`.
+//!   The queries such a function runs itself (reading the training rows,
+//!   `ml_evaluate`'s predictions, `ml_describe`'s aggregation) go to the
+//!   cluster.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -29,12 +30,15 @@ use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::cte_worktable::CteWorkTable;
 use datafusion::catalog::DynamicFileCatalog;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{exec_datafusion_err, exec_err, DataFusionError, Result, TableReference};
+use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::FileFormatFactory;
-use datafusion::datasource::{source_as_provider, MemTable};
+use datafusion::datasource::listing::ListingTable;
+use datafusion::datasource::{source_as_provider, ViewTable};
 use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::{SessionState, SessionStateBuilder, TaskContext};
@@ -50,7 +54,6 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
-use crate::action_table::ActionTable;
 use crate::config::MlfusionOptions;
 use crate::ml_predict::{ModelReference, PredictUdf};
 use crate::registry::Registry;
@@ -299,18 +302,24 @@ impl PhysicalExtensionCodec for PhysicalCodec {
     function_codecs!();
 }
 
-/// Whether `plan` reads a table that only this process has: an action
-/// table function's or an in-memory table. Neither can be sent to a
-/// cluster.
+/// Whether `plan` reads a table that only this process has. A plan reaches
+/// a cluster serialized, and a table scan serializes only for files
+/// (listing tables), views and empty tables; any other table lives here:
+/// an action table function's result, an in-memory table (`CREATE TABLE …
+/// AS`), `generate_series`, `information_schema`.
 fn reads_client_tables(plan: &LogicalPlan) -> Result<bool> {
     let mut found = false;
     plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node {
-            if let Ok(provider) = source_as_provider(&scan.source) {
-                if provider.is::<ActionTable>() || provider.is::<MemTable>() {
-                    found = true;
-                    return Ok(TreeNodeRecursion::Stop);
-                }
+            let on_cluster = source_as_provider(&scan.source).is_ok_and(|p| {
+                p.is::<ListingTable>()
+                    || p.is::<ViewTable>()
+                    || p.is::<EmptyTable>()
+                    || p.is::<CteWorkTable>()
+            });
+            if !on_cluster {
+                found = true;
+                return Ok(TreeNodeRecursion::Stop);
             }
         }
         Ok(TreeNodeRecursion::Continue)

@@ -324,6 +324,16 @@ async fn standalone_mode_answers_as_the_embedded_engine() -> datafusion::error::
         let expected = run(&embedded, &sql).await?;
         assert_eq!(expected, run(&standalone, &sql).await?, "{sql}");
     }
+    // Tables only this process has (generate_series, in-memory tables) are
+    // read here, and queries over them planned here.
+    let small = "CREATE TABLE small AS SELECT v AS id, v % 3 AS label \
+                 FROM generate_series(1, 300) AS t(v)";
+    let split = "SELECT split, fold, count(*) AS n, dataset_fingerprint(*) AS f \
+                 FROM ml_split('small', 'folds=3, stratify=label') GROUP BY 1, 2 ORDER BY 1, 2";
+    for ctx in [&embedded, &standalone] {
+        run(ctx, small).await?;
+    }
+    assert_eq!(run(&embedded, split).await?, run(&standalone, split).await?);
     Ok(())
 }
 
