@@ -76,6 +76,10 @@ impl Cluster {
                     &grpc.to_string(),
                     "--work-dir",
                     work.to_str().expect("UTF-8 path"),
+                    // One task at a time each: a stage of two or more tasks
+                    // uses both executors, and shuffles cross between them.
+                    "--concurrent-tasks",
+                    "1",
                 ],
                 env,
             );
