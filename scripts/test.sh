@@ -34,9 +34,20 @@ step "FarmHash reference vectors regenerate identically from Google's C++ FarmHa
 tmp=$(mktemp -d)
 moto_pid=""
 azurite_pid=""
+# Stops a server: SIGTERM, then SIGKILL if it is still there after 10 s
+# (Azurite once ignored SIGTERM, and the run waited on it for minutes).
+stop() {
+    kill "$1" 2>/dev/null || return 0
+    for _ in $(seq 1 50); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.2
+    done
+    kill -9 "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
 cleanup() {
     for pid in $moto_pid $azurite_pid; do
-        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+        stop "$pid"
     done
     rm -rf "$tmp"
 }
