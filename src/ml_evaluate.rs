@@ -184,7 +184,6 @@ pub async fn score_rows(
         return exec_err!("{function}: the source has no rows to evaluate on");
     }
     Ok(if model.model_type.is_classifier() {
-        let k = classes.len();
         let order = canonical_order(classes_seen.len(), |a, b| {
             probs[a * k..(a + 1) * k]
                 .iter()
