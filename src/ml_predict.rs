@@ -26,7 +26,6 @@ use datafusion::logical_expr::{
     col, ColumnarValue, LogicalPlan, LogicalPlanBuilder, ScalarFunctionArgs, ScalarUDF,
     ScalarUDFImpl, Signature, Volatility,
 };
-
 use serde::{Deserialize, Serialize};
 
 use crate::models::{Model, ModelType};
