@@ -29,6 +29,7 @@ use crate::action_table::ActionTable;
 use crate::models::hyperparameters::{self, Hyperparameters};
 use crate::models::linear::{fit_linear, fit_logistic};
 use crate::models::preprocess::{Features, Matrix};
+use crate::models::Predictions;
 use crate::models::{boosted, kmeans};
 use crate::models::{
     class_indices, label_strings, metrics, numeric_label, recorded_type, Label, Model, ModelType,
@@ -249,7 +250,7 @@ async fn train_and_store(
     let (model, metrics) = tokio::task::spawn_blocking(move || {
         let progress = progress_printer(&fit_input.name, &cancelled);
         let fit = fit(NAME, &fit_input, &hyper, &data, None, progress)?;
-        let metrics = scores(&fit.model, &fit.x, &fit.y);
+        let metrics = fit.metrics();
         Ok::<_, DataFusionError>((fit.model, metrics))
     })
     .await
@@ -367,6 +368,20 @@ pub(crate) struct Fit {
     pub x: Matrix,
     /// Regression targets or class indices (empty for kmeans).
     pub y: Vec<f64>,
+    /// The model's predictions for `x` when training computed them (boosted
+    /// trees keep their training rows' scores), exactly as predicting `x`
+    /// gives them.
+    pub predictions: Option<Predictions>,
+}
+
+impl Fit {
+    /// The model's metrics on its training rows.
+    pub fn metrics(&self) -> BTreeMap<String, Option<f64>> {
+        match &self.predictions {
+            Some(p) => prediction_metrics(&self.model, p, &self.y),
+            None => scores(&self.model, &self.x, &self.y),
+        }
+    }
 }
 
 /// The classifier's classes of a label column, or an error when there are
@@ -458,6 +473,7 @@ pub(crate) fn fit(
             model,
             x,
             y: vec![],
+            predictions: None,
         });
     }
     let label_array = data.column(data.schema().index_of(&input.label)?);
@@ -470,6 +486,7 @@ pub(crate) fn fit(
     let y = targets(function, input, data, &classes)?;
     let k = classes.len();
     let penalty = hyper.penalty();
+    let mut training_raw = None;
     let params = match input.model_type {
         ModelType::LinearReg => {
             let fit = fit_linear(&x, &y, &penalty, hyper.max_iterations(), progress);
@@ -486,14 +503,16 @@ pub(crate) fn fit(
             }
         }
         ModelType::BoostedTreeRegressor | ModelType::BoostedTreeClassifier => {
-            Params::Boosted(boosted::fit(
+            let (ensemble, raw) = boosted::fit(
                 &x,
                 &y,
                 k,
                 &hyper.trees(),
                 &features.one_hot_blocks(),
                 progress,
-            ))
+            );
+            training_raw = Some(raw);
+            Params::Boosted(ensemble)
         }
         ModelType::Kmeans => return exec_err!("{function}: kmeans is trained without a label"),
     };
@@ -509,10 +528,16 @@ pub(crate) fn fit(
             label.data_type
         );
     }
+    let model = model(label, params);
+    let predictions = match (&model.params, training_raw) {
+        (Params::Boosted(ensemble), Some(raw)) => Some(model.boosted(ensemble, raw)),
+        _ => None,
+    };
     Ok(Fit {
-        model: model(label, params),
+        model,
         x,
         y,
+        predictions,
     })
 }
 
@@ -525,15 +550,21 @@ pub(crate) fn scores(model: &Model, x: &Matrix, y: &[f64]) -> BTreeMap<String, O
             summary.add(x);
             summary.finish()
         }
-        _ => {
-            let p = model.predict_matrix(x);
-            match p.probs {
-                None => metrics::regression(y, &p.values),
-                Some(probs) => {
-                    let truth: Vec<usize> = y.iter().map(|&c| c as usize).collect();
-                    metrics::classification(&truth, &probs, model.label.classes.len())
-                }
-            }
+        _ => return prediction_metrics(model, &model.predict_matrix(x), y),
+    };
+    metrics
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+/// The metrics of a supervised model's predictions against their targets.
+fn prediction_metrics(model: &Model, p: &Predictions, y: &[f64]) -> BTreeMap<String, Option<f64>> {
+    let metrics = match &p.probs {
+        None => metrics::regression(y, &p.values),
+        Some(probs) => {
+            let truth: Vec<usize> = y.iter().map(|&c| c as usize).collect();
+            metrics::classification(&truth, probs, model.label.classes.len())
         }
     };
     metrics

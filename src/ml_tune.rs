@@ -309,7 +309,7 @@ impl Plan {
             if cancelled.load(Ordering::Relaxed) {
                 return exec_err!("{NAME}: cancelled");
             }
-            let metrics = scores(&fit.model, &fit.x, &fit.y);
+            let metrics = fit.metrics();
             Ok::<_, DataFusionError>((tuning, fit.model, metrics))
         })
         .await

@@ -302,7 +302,7 @@ impl Layout {
     /// The histogram of every column over `rows`, on every core (each
     /// column's sums run over the rows in order, so the result does not
     /// depend on the number of threads).
-    fn histograms(&self, rows: &[u32], g: &[f64], h: &[f64]) -> Vec<Hist> {
+    fn histograms(&self, rows: &[u32], gh: &[[f64; 2]]) -> Vec<Hist> {
         let tasks = self.plain.len() + self.bundles.len();
         // Small nodes are summed on this thread: starting threads would cost
         // more than the sums.
@@ -321,11 +321,11 @@ impl Layout {
             }
         };
         if threads == 1 {
-            keep(self.task_histograms(0, 1, rows, g, h));
+            keep(self.task_histograms(0, 1, rows, gh));
         } else {
             std::thread::scope(|scope| {
                 let handles: Vec<_> = (0..threads)
-                    .map(|t| scope.spawn(move || self.task_histograms(t, threads, rows, g, h)))
+                    .map(|t| scope.spawn(move || self.task_histograms(t, threads, rows, gh)))
                     .collect();
                 for handle in handles {
                     keep(handle.join().expect("histogram thread"));
@@ -335,56 +335,54 @@ impl Layout {
         out
     }
 
-    /// The histograms of thread `t`'s share of the columns and bundles.
+    /// The codes one histogram task sums by: a plain column's bins, or a
+    /// one-hot block's codes.
+    fn task_codes(&self, task: usize) -> &[u8] {
+        match self.plain.get(task) {
+            Some(&c) => &self.binned[c],
+            None => &self.bundles[task - self.plain.len()].codes,
+        }
+    }
+
+    /// The histograms of thread `t`'s share of the columns and bundles. Up
+    /// to four tasks share one pass over the rows, so each row's gradient is
+    /// read once for them all (their sums stay in L1).
     fn task_histograms(
         &self,
         t: usize,
         threads: usize,
         rows: &[u32],
-        g: &[f64],
-        h: &[f64],
+        gh: &[[f64; 2]],
     ) -> Vec<(usize, Hist)> {
-        let tasks = self.plain.len() + self.bundles.len();
+        let tasks: Vec<usize> = (t..self.plain.len() + self.bundles.len())
+            .step_by(threads)
+            .collect();
         let mut done: Vec<(usize, Hist)> = Vec::new();
-        for task in (t..tasks).step_by(threads) {
-            if let Some(&c) = self.plain.get(task) {
-                let mut hist = vec![Sums::default(); self.bins[c].upper.len()];
-                let col = &self.binned[c];
-                for &r in rows {
-                    let b = &mut hist[col[r as usize] as usize];
-                    b.g += g[r as usize];
-                    b.h += h[r as usize];
-                    b.n += 1;
+        for group in tasks.chunks(4) {
+            let codes = |j: usize| self.task_codes(group[j]);
+            let sums: Vec<[Sums; 256]> = match group.len() {
+                1 => sum_by_code([codes(0)], rows, gh).to_vec(),
+                2 => sum_by_code([codes(0), codes(1)], rows, gh).to_vec(),
+                3 => sum_by_code([codes(0), codes(1), codes(2)], rows, gh).to_vec(),
+                _ => sum_by_code([codes(0), codes(1), codes(2), codes(3)], rows, gh).to_vec(),
+            };
+            for (&task, by_code) in group.iter().zip(&sums) {
+                match self.plain.get(task) {
+                    Some(&c) => done.push((c, by_code[..self.bins[c].upper.len()].to_vec())),
+                    None => done.extend(
+                        self.bundle_histograms(&self.bundles[task - self.plain.len()], by_code),
+                    ),
                 }
-                done.push((c, hist));
-            } else {
-                done.extend(self.bundle_histograms(
-                    &self.bundles[task - self.plain.len()],
-                    rows,
-                    g,
-                    h,
-                ));
             }
         }
         done
     }
 
-    /// The histograms of a one-hot block's columns: a column's rows with
-    /// value 1 are its code's sums, the rest are all other rows.
-    fn bundle_histograms(
-        &self,
-        bundle: &Bundle,
-        rows: &[u32],
-        g: &[f64],
-        h: &[f64],
-    ) -> Vec<(usize, Hist)> {
-        let mut by_code = vec![Sums::default(); bundle.width + 1];
-        for &r in rows {
-            let b = &mut by_code[bundle.codes[r as usize] as usize];
-            b.g += g[r as usize];
-            b.h += h[r as usize];
-            b.n += 1;
-        }
+    /// The histograms of a one-hot block's columns, from the sums of its
+    /// codes: a column's rows with value 1 are its code's sums, the rest
+    /// are all other rows.
+    fn bundle_histograms(&self, bundle: &Bundle, by_code: &[Sums]) -> Vec<(usize, Hist)> {
+        let by_code = &by_code[..bundle.width + 1];
         let total = by_code.iter().fold(Sums::default(), |a, b| Sums {
             g: a.g + b.g,
             h: a.h + b.h,
@@ -405,10 +403,32 @@ impl Layout {
     }
 }
 
+/// Σg, Σh and the count of `rows` by each of `M` code columns, in row order.
+fn sum_by_code<const M: usize>(
+    codes: [&[u8]; M],
+    rows: &[u32],
+    gh: &[[f64; 2]],
+) -> [[Sums; 256]; M] {
+    let mut sums = [[Sums::default(); 256]; M];
+    for &r in rows {
+        let r = r as usize;
+        let [g, h] = gh[r];
+        for j in 0..M {
+            let b = &mut sums[j][codes[j][r] as usize];
+            b.g += g;
+            b.h += h;
+            b.n += 1;
+        }
+    }
+    sums
+}
+
 struct Split {
     column: usize,
     bin: u8,
     gain: f64,
+    /// The sums of the rows going left.
+    left: Sums,
 }
 
 fn score(g: f64, h: f64, l2: f64) -> f64 {
@@ -417,19 +437,22 @@ fn score(g: f64, h: f64, l2: f64) -> f64 {
 
 /// The best split of a node from its histograms (ties to the lower column
 /// and bin), if any gains.
-fn best_split(hists: &[Hist], rows: usize, gs: f64, hs: f64, s: &Settings) -> Option<Split> {
+fn best_split(hists: &[Hist], node: Sums, s: &Settings) -> Option<Split> {
+    let (gs, hs) = (node.g, node.h);
     let parent = score(gs, hs, s.l2);
     let mut best: Option<Split> = None;
     for (c, hist) in hists.iter().enumerate() {
-        let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0);
+        let mut left = Sums::default();
         for (bin, sums) in hist[..hist.len().saturating_sub(1)].iter().enumerate() {
-            gl += sums.g;
-            hl += sums.h;
-            nl += sums.n as usize;
+            left.g += sums.g;
+            left.h += sums.h;
+            left.n += sums.n;
+            let (gl, hl) = (left.g, left.h);
             let (gr, hr) = (gs - gl, hs - hl);
             // Both sides need rows (with min_child_weight 0 and l2_reg 0 an
             // empty side would divide 0 by 0).
-            if nl == 0 || nl == rows || hl < s.min_child_weight || hr < s.min_child_weight {
+            if left.n == 0 || left.n == node.n || hl < s.min_child_weight || hr < s.min_child_weight
+            {
                 continue;
             }
             let gain = score(gl, hl, s.l2) + score(gr, hr, s.l2) - parent;
@@ -438,6 +461,7 @@ fn best_split(hists: &[Hist], rows: usize, gs: f64, hs: f64, s: &Settings) -> Op
                     column: c,
                     bin: bin as u8,
                     gain,
+                    left,
                 });
             }
         }
@@ -445,13 +469,14 @@ fn best_split(hists: &[Hist], rows: usize, gs: f64, hs: f64, s: &Settings) -> Op
     best.filter(|b| b.gain / 2.0 > s.min_split_loss && b.gain > 0.0)
 }
 
-/// A node still to grow: its rows (`order[start..end]`), and its histograms
-/// if it may split.
+/// A node still to grow: its rows (`order[start..end]`), their sums, and
+/// its histograms if it may split.
 struct Pending {
     id: usize,
     start: usize,
     end: usize,
     depth: usize,
+    sums: Sums,
     hists: Option<Vec<Hist>>,
 }
 
@@ -462,8 +487,6 @@ struct Scratch {
     order: Vec<u32>,
     /// The right-hand rows while a range is partitioned.
     right: Vec<u32>,
-    /// Each row's leaf value in the tree being grown.
-    leaf: Vec<f64>,
 }
 
 impl Scratch {
@@ -471,28 +494,42 @@ impl Scratch {
         Self {
             order: Vec::with_capacity(n),
             right: vec![0; n],
-            leaf: vec![0.0; n],
         }
     }
 }
 
-/// Grows one tree on the gradients; sets each row's leaf value in
-/// `scratch.leaf`. A node's histograms come from its parent's: the smaller
-/// child's are summed, the larger's are the parent's minus the smaller's.
-/// Rows stay in ascending order within every node (the partition is
-/// stable), so every sum runs in the same order whatever the layout.
-fn grow(layout: &Layout, g: &[f64], h: &[f64], s: &Settings, scratch: &mut Scratch) -> Tree {
-    let n = g.len();
-    let Scratch { order, right, leaf } = scratch;
+/// Grows one tree on the gradients; adds each row's leaf value to its
+/// score `scores[row * outputs + output]`. A node's histograms come from its parent's: the smaller
+/// child's are summed, the larger's are the parent's minus the smaller's;
+/// its sums come from its parent's split (as the histograms': the rows
+/// left of the split bin, and the parent's minus those). Rows stay in
+/// ascending order within every node (the partition is stable), so every
+/// sum runs in the same order whatever the layout.
+fn grow(
+    layout: &Layout,
+    gh: &[[f64; 2]],
+    s: &Settings,
+    scratch: &mut Scratch,
+    (scores, outputs, output): (&mut [f64], usize, usize),
+) -> Tree {
+    let n = gh.len();
+    let Scratch { order, right } = scratch;
+    let leaf_value = |sums: Sums| -sums.g / (sums.h + s.l2) * s.learning_rate;
     order.clear();
     order.extend(0..n as u32);
     let mut nodes: Vec<Node> = vec![Node::leaf()];
-    let root = (s.max_depth > 0).then(|| layout.histograms(order, g, h));
+    let root = (s.max_depth > 0).then(|| layout.histograms(order, gh));
+    let sums = gh.iter().fold(Sums::default(), |a, [g, h]| Sums {
+        g: a.g + g,
+        h: a.h + h,
+        n: a.n + 1,
+    });
     let mut frontier = vec![Pending {
         id: 0,
         start: 0,
         end: n,
         depth: 0,
+        sums,
         hists: root,
     }];
     while let Some(Pending {
@@ -500,27 +537,44 @@ fn grow(layout: &Layout, g: &[f64], h: &[f64], s: &Settings, scratch: &mut Scrat
         start,
         end,
         depth,
+        sums,
         hists,
     }) = frontier.pop()
     {
         let rows = &mut order[start..end];
-        let (gs, hs) = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
-            (a + g[r as usize], b + h[r as usize])
-        });
         let split = hists
             .as_deref()
             .filter(|_| rows.len() > 1)
-            .and_then(|hists| best_split(hists, rows.len(), gs, hs, s));
+            .and_then(|hists| best_split(hists, sums, s));
         let Some(split) = split else {
-            let value = -gs / (hs + s.l2) * s.learning_rate;
+            let value = leaf_value(sums);
             nodes[id].value = value;
             for &r in rows.iter() {
-                leaf[r as usize] = value;
+                scores[r as usize * outputs + output] += value;
             }
             continue;
         };
-        // Stable partition in place: left rows compacted, right rows after.
         let col = &layout.binned[split.column];
+        let (l, r) = (nodes.len(), nodes.len() + 1);
+        nodes.push(Node::leaf());
+        nodes.push(Node::leaf());
+        nodes[id].column = Some(split.column);
+        nodes[id].threshold = layout.bins[split.column].upper[split.bin as usize];
+        nodes[id].left = l;
+        nodes[id].right = r;
+        if depth + 1 >= s.max_depth {
+            // Both children are leaves: their rows need their values, not
+            // a partition.
+            let values = [leaf_value(split.left), leaf_value(sums.minus(split.left))];
+            nodes[l].value = values[0];
+            nodes[r].value = values[1];
+            for &row in rows.iter() {
+                let value = values[usize::from(col[row as usize] > split.bin)];
+                scores[row as usize * outputs + output] += value;
+            }
+            continue;
+        }
+        // Stable partition in place: left rows compacted, right rows after.
         let (mut nl, mut nr) = (0, 0);
         for i in 0..rows.len() {
             let r = rows[i];
@@ -533,23 +587,17 @@ fn grow(layout: &Layout, g: &[f64], h: &[f64], s: &Settings, scratch: &mut Scrat
             }
         }
         rows[nl..].copy_from_slice(&right[..nr]);
+        debug_assert_eq!(nl, split.left.n as usize);
         let mid = start + nl;
-        let (l, r) = (nodes.len(), nodes.len() + 1);
-        nodes.push(Node::leaf());
-        nodes.push(Node::leaf());
-        nodes[id].column = Some(split.column);
-        nodes[id].threshold = layout.bins[split.column].upper[split.bin as usize];
-        nodes[id].left = l;
-        nodes[id].right = r;
         let (left_hists, right_hists) = match hists {
-            Some(parent) if depth + 1 < s.max_depth => {
+            Some(parent) => {
                 let small_is_left = nl <= nr;
                 let small_rows = if small_is_left {
                     &order[start..mid]
                 } else {
                     &order[mid..end]
                 };
-                let small = layout.histograms(small_rows, g, h);
+                let small = layout.histograms(small_rows, gh);
                 let large: Vec<Hist> = parent
                     .iter()
                     .zip(&small)
@@ -568,6 +616,7 @@ fn grow(layout: &Layout, g: &[f64], h: &[f64], s: &Settings, scratch: &mut Scrat
             start: mid,
             end,
             depth: depth + 1,
+            sums: sums.minus(split.left),
             hists: right_hists,
         });
         frontier.push(Pending {
@@ -575,6 +624,7 @@ fn grow(layout: &Layout, g: &[f64], h: &[f64], s: &Settings, scratch: &mut Scrat
             start,
             end: mid,
             depth: depth + 1,
+            sums: split.left,
             hists: left_hists,
         });
     }
@@ -583,6 +633,95 @@ fn grow(layout: &Layout, g: &[f64], h: &[f64], s: &Settings, scratch: &mut Scrat
 
 fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
+}
+
+/// Rows per piece of the gradient pass: the loss is summed per piece and
+/// the pieces in order, so it does not depend on the number of threads.
+const GRADIENT_ROWS: usize = 1 << 16;
+
+/// Sets each row's gradient and hessian of every output (`gh[k][i]`) from
+/// its raw scores, `base` plus its `trees_sum` (n × outputs); returns the
+/// summed loss. Runs on every core: each row's values depend on that row
+/// only.
+fn gradients(
+    classes: usize,
+    y: &[f64],
+    base: &[f64],
+    trees_sum: &[f64],
+    gh: &mut [Vec<[f64; 2]>],
+) -> f64 {
+    let outputs = gh.len();
+    let pieces = y.len().div_ceil(GRADIENT_ROWS);
+    // Each piece's rows of every output.
+    let mut work: Vec<Vec<&mut [[f64; 2]]>> = (0..pieces).map(|_| Vec::new()).collect();
+    for out in gh.iter_mut() {
+        for (piece, rows) in out.chunks_mut(GRADIENT_ROWS).enumerate() {
+            work[piece].push(rows);
+        }
+    }
+    let piece_loss = |piece: usize, gh: &mut [&mut [[f64; 2]]]| {
+        let first = piece * GRADIENT_ROWS;
+        let (mut row, mut probs) = (vec![0.0; outputs], vec![0.0; outputs]);
+        let mut loss = 0.0;
+        for j in 0..gh.first().map_or(0, |rows| rows.len()) {
+            let i = first + j;
+            let sums = &trees_sum[i * outputs..(i + 1) * outputs];
+            for ((z, b), t) in row.iter_mut().zip(base).zip(sums) {
+                *z = b + t;
+            }
+            match classes {
+                0 => {
+                    let g = row[0] - y[i];
+                    gh[0][j] = [g, 1.0];
+                    loss += 0.5 * g * g;
+                }
+                2 => {
+                    let p = sigmoid(row[0]);
+                    gh[0][j] = [p - y[i], (p * (1.0 - p)).max(1e-16)];
+                    loss -= if y[i] > 0.5 { p } else { 1.0 - p }.max(1e-15).ln();
+                }
+                _ => {
+                    let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    for (p, v) in probs.iter_mut().zip(&row) {
+                        *p = (v - max).exp();
+                    }
+                    let total: f64 = probs.iter().sum();
+                    probs.iter_mut().for_each(|p| *p /= total);
+                    let label = y[i] as usize;
+                    for (k, out) in gh.iter_mut().enumerate() {
+                        let target = if label == k { 1.0 } else { 0.0 };
+                        out[j] = [probs[k] - target, (probs[k] * (1.0 - probs[k])).max(1e-16)];
+                    }
+                    loss -= probs[label].max(1e-15).ln();
+                }
+            }
+        }
+        loss
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(pieces)
+        .max(1);
+    let per_thread = pieces.div_ceil(threads).max(1);
+    let losses: Vec<f64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = work
+            .chunks_mut(per_thread)
+            .enumerate()
+            .map(|(t, mine)| {
+                scope.spawn(move || {
+                    mine.iter_mut()
+                        .enumerate()
+                        .map(|(p, gh)| piece_loss(t * per_thread + p, gh))
+                        .collect::<Vec<f64>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("gradient thread"))
+            .collect()
+    });
+    losses.iter().sum()
 }
 
 /// Fits an ensemble. `classes` is 0 for regression (`y` the targets), else
@@ -596,7 +735,7 @@ pub fn fit(
     s: &Settings,
     one_hot: &[(usize, usize)],
     mut progress: impl FnMut(usize, f64) -> bool,
-) -> Ensemble {
+) -> (Ensemble, Vec<f64>) {
     let n = x.rows;
     let layout = Layout::new(x, one_hot);
     let outputs = if classes > 2 { classes } else { 1 };
@@ -613,58 +752,38 @@ pub fn fit(
             })
             .collect(),
     };
-    // Raw scores, n × outputs.
-    let mut f: Vec<f64> = (0..n).flat_map(|_| base.iter().copied()).collect();
+    // Each row's sum of its trees' values, n × outputs, added up as
+    // `Ensemble::raw` adds them (from -0.0, round by round): a row's raw
+    // score is its base plus this, and the training rows' scores need no
+    // second pass through the trees.
+    let mut trees_sum = vec![-0.0; n * outputs];
     let mut rounds = Vec::with_capacity(s.rounds);
-    // Gradients and hessians of every output, at the round's start scores.
-    let (mut g, mut h) = (vec![vec![0.0; n]; outputs], vec![vec![0.0; n]; outputs]);
-    let mut probs = vec![0.0; outputs];
+    // Gradient and hessian of every row for each output, at the round's
+    // start scores.
+    let mut gh = vec![vec![[0.0; 2]; n]; outputs];
     let mut scratch = Scratch::new(n);
     for round in 0..s.rounds {
-        let mut loss = 0.0;
-        for i in 0..n {
-            let row = &f[i * outputs..(i + 1) * outputs];
-            match classes {
-                0 => {
-                    g[0][i] = row[0] - y[i];
-                    h[0][i] = 1.0;
-                    loss += 0.5 * g[0][i] * g[0][i];
-                }
-                2 => {
-                    let p = sigmoid(row[0]);
-                    g[0][i] = p - y[i];
-                    h[0][i] = (p * (1.0 - p)).max(1e-16);
-                    loss -= if y[i] > 0.5 { p } else { 1.0 - p }.max(1e-15).ln();
-                }
-                _ => {
-                    let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                    let total: f64 = row.iter().map(|v| (v - max).exp()).sum();
-                    for (j, p) in probs.iter_mut().enumerate() {
-                        *p = (row[j] - max).exp() / total;
-                    }
-                    let label = y[i] as usize;
-                    for k in 0..outputs {
-                        let target = if label == k { 1.0 } else { 0.0 };
-                        g[k][i] = probs[k] - target;
-                        h[k][i] = (probs[k] * (1.0 - probs[k])).max(1e-16);
-                    }
-                    loss -= probs[label].max(1e-15).ln();
-                }
-            }
-        }
+        let loss = gradients(classes, y, &base, &trees_sum, &mut gh);
         let mut trees = Vec::with_capacity(outputs);
-        for k in 0..outputs {
-            trees.push(grow(&layout, &g[k], &h[k], s, &mut scratch));
-            for (i, l) in scratch.leaf.iter().enumerate() {
-                f[i * outputs + k] += l;
-            }
+        for (k, gh) in gh.iter().enumerate() {
+            trees.push(grow(
+                &layout,
+                gh,
+                s,
+                &mut scratch,
+                (&mut trees_sum, outputs, k),
+            ));
         }
         rounds.push(trees);
         if !progress(round + 1, loss / n as f64) {
             break;
         }
     }
-    Ensemble { base, rounds }
+    let raw = trees_sum
+        .chunks_exact(outputs)
+        .flat_map(|sums| base.iter().zip(sums).map(|(b, t)| b + t))
+        .collect();
+    (Ensemble { base, rounds }, raw)
 }
 
 impl Ensemble {
@@ -704,7 +823,11 @@ impl Ensemble {
 
     /// Class probabilities, n × classes.
     pub fn predict_proba(&self, x: &Matrix) -> Vec<f64> {
-        let raw = self.raw(x);
+        self.probabilities(self.raw(x))
+    }
+
+    /// Class probabilities, n × classes, from raw scores (n × outputs).
+    pub fn probabilities(&self, raw: Vec<f64>) -> Vec<f64> {
         if self.base.len() == 1 {
             raw.iter()
                 .flat_map(|&z| {
@@ -826,7 +949,7 @@ mod tests {
             data: (0..n).map(|i| i as f64).collect(),
         };
         let y: Vec<f64> = (0..n).map(|i| if i < 150 { 1.0 } else { 5.0 }).collect();
-        let model = fit(&x, &y, 0, &settings(50), &[], |_, _| true);
+        let (model, _) = fit(&x, &y, 0, &settings(50), &[], |_, _| true);
         let raw = model.raw(&x);
         for (p, t) in raw.iter().zip(&y) {
             assert!((p - t).abs() < 1e-3, "{p} vs {t}");
@@ -847,12 +970,52 @@ mod tests {
         let y: Vec<f64> = (0..n)
             .map(|i| ((i % 97) as f64).sin() + (i % 13) as f64)
             .collect();
-        let model = fit(&x, &y, 0, &settings(20), &[], |_, _| true);
+        let (model, _) = fit(&x, &y, 0, &settings(20), &[], |_, _| true);
         let json = serde_json::to_vec(&model).expect("write");
         let back: Ensemble = serde_json::from_slice(&json).expect("read");
         assert_eq!(serde_json::to_vec(&back).expect("write"), json);
         let (a, b) = (model.raw(&x), back.raw(&x));
         assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
+    }
+
+    /// Training keeps its rows' raw scores for the training metrics; they
+    /// must be what predicting the rows gives, to the bit: regression, two
+    /// and three classes, rows on thresholds, -0.0 beside 0.0, and more rows
+    /// than one piece of the gradient pass.
+    #[test]
+    fn training_scores_are_the_predictions_bit_for_bit() {
+        let n = GRADIENT_ROWS + 4_000;
+        let x = Matrix {
+            rows: n,
+            cols: 3,
+            data: (0..n)
+                .flat_map(|i| {
+                    let zero = if i % 2 == 0 { 0.0 } else { -0.0 };
+                    [
+                        ((i % 97) as f64 - 48.3) / 27.9,
+                        ((i * 7) % 13) as f64 / 3.7 * zero,
+                        (i % 3) as f64,
+                    ]
+                })
+                .collect(),
+        };
+        for classes in [0, 2, 3] {
+            let y: Vec<f64> = (0..n)
+                .map(|i| match classes {
+                    0 => ((i % 97) as f64).sin() + (i % 13) as f64,
+                    k => ((i % 97 + i % 5) % k) as f64,
+                })
+                .collect();
+            let (model, raw) = fit(&x, &y, classes, &settings(4), &[], |_, _| true);
+            let predicted = model.raw(&x);
+            assert_eq!(raw.len(), predicted.len());
+            assert!(
+                raw.iter()
+                    .zip(&predicted)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{classes} classes"
+            );
+        }
     }
 
     #[test]
@@ -875,8 +1038,8 @@ mod tests {
             cols: 5,
             data,
         };
-        let plain = fit(&x, &y, 0, &settings(15), &[], |_, _| true);
-        let bundled = fit(&x, &y, 0, &settings(15), &[(1, 4)], |_, _| true);
+        let (plain, _) = fit(&x, &y, 0, &settings(15), &[], |_, _| true);
+        let (bundled, _) = fit(&x, &y, 0, &settings(15), &[(1, 4)], |_, _| true);
         for (a, b) in plain.raw(&x).iter().zip(bundled.raw(&x)) {
             assert!((a - b).abs() < 1e-9, "{a} vs {b}");
         }
@@ -893,13 +1056,13 @@ mod tests {
                 .collect(),
         };
         let y2: Vec<f64> = (0..n).map(|i| f64::from((i % 30) >= 12)).collect();
-        let binary = fit(&x, &y2, 2, &settings(30), &[], |_, _| true);
+        let (binary, _) = fit(&x, &y2, 2, &settings(30), &[], |_, _| true);
         let p = binary.predict_proba(&x);
         for (i, t) in y2.iter().enumerate() {
             assert_eq!(p[2 * i + 1] > 0.5, *t > 0.5);
         }
         let y3: Vec<f64> = (0..n).map(|i| ((i % 30) / 10) as f64).collect();
-        let multi = fit(&x, &y3, 3, &settings(30), &[], |_, _| true);
+        let (multi, _) = fit(&x, &y3, 3, &settings(30), &[], |_, _| true);
         let p = multi.predict_proba(&x);
         let predicted = crate::models::argmax_rows(&p, 3);
         assert_eq!(predicted, y3);

@@ -202,13 +202,7 @@ impl Model {
             Params::Logistic { coef, intercept } => {
                 self.classified(linear::predict_proba(x, coef, intercept))
             }
-            Params::Boosted(ensemble) if self.model_type.is_classifier() => {
-                self.classified(ensemble.predict_proba(x))
-            }
-            Params::Boosted(ensemble) => Predictions {
-                values: ensemble.raw(x),
-                probs: None,
-            },
+            Params::Boosted(ensemble) => self.boosted(ensemble, ensemble.raw(x)),
             Params::Kmeans { centroids } => Predictions {
                 values: (0..x.rows)
                     .map(|i| kmeans::nearest(x.row(i), centroids).0 as f64)
@@ -220,6 +214,19 @@ impl Model {
 }
 
 impl Model {
+    /// A boosted model's predictions from its raw scores
+    /// ([`boosted::Ensemble::raw`]).
+    pub fn boosted(&self, ensemble: &boosted::Ensemble, raw: Vec<f64>) -> Predictions {
+        if self.model_type.is_classifier() {
+            self.classified(ensemble.probabilities(raw))
+        } else {
+            Predictions {
+                values: raw,
+                probs: None,
+            }
+        }
+    }
+
     fn classified(&self, probs: Vec<f64>) -> Predictions {
         Predictions {
             values: argmax_rows(&probs, self.label.classes.len()),
