@@ -47,6 +47,64 @@ fn chunked_sum(
     total
 }
 
+/// The nonzero inputs of each row. Most encoded inputs are zeros (a one-hot
+/// block has one 1 per row), and the optimizer's objective runs over every
+/// row at every iteration: its dot products and gradient sums skip the
+/// zeros. A zero term adds ±0, which leaves a nonzero sum as it is, so the
+/// gradient sums and every row's score (intercept + Σ) are those over every
+/// input; only a row of zeros' bare Σ may differ, in the sign of its 0.
+struct SparseRows {
+    /// Row i's entries are `starts[i]..starts[i + 1]`.
+    starts: Vec<usize>,
+    columns: Vec<u32>,
+    values: Vec<f64>,
+}
+
+impl SparseRows {
+    fn new(x: &Matrix) -> Self {
+        let mut starts = Vec::with_capacity(x.rows + 1);
+        let (mut columns, mut values) = (Vec::new(), Vec::new());
+        starts.push(0);
+        for i in 0..x.rows {
+            for (c, &v) in x.row(i).iter().enumerate() {
+                if v != 0.0 {
+                    columns.push(c as u32);
+                    values.push(v);
+                }
+            }
+            starts.push(values.len());
+        }
+        Self {
+            starts,
+            columns,
+            values,
+        }
+    }
+
+    fn row(&self, i: usize) -> (&[u32], &[f64]) {
+        let range = self.starts[i]..self.starts[i + 1];
+        (&self.columns[range.clone()], &self.values[range])
+    }
+
+    /// Σ row i's inputs × `weights`, in column order.
+    fn dot(&self, i: usize, weights: &[f64]) -> f64 {
+        let (columns, values) = self.row(i);
+        columns
+            .iter()
+            .zip(values)
+            .map(|(&c, v)| v * weights[c as usize])
+            .sum()
+    }
+
+    /// `acc[c] += scale × input c` for row i's inputs.
+    fn add_scaled(&self, i: usize, scale: f64, acc: &mut [f64]) {
+        let (columns, values) = self.row(i);
+        for (&c, v) in columns.iter().zip(values) {
+            acc[c as usize] += scale * v;
+        }
+    }
+}
+
 pub struct Penalty {
     pub l1: f64,
     pub l2: f64,
@@ -143,15 +201,13 @@ pub fn fit_linear(
         };
     }
     let mask = penalized_mask(1, d);
+    let sparse = SparseRows::new(x);
     let objective = |params: &[f64], grad: &mut [f64]| -> f64 {
         let sums = chunked_sum(x.rows, d + 2, |range, acc| {
             for i in range {
-                let row = x.row(i);
-                let pred = params[d] + row.iter().zip(params).map(|(a, b)| a * b).sum::<f64>();
+                let pred = params[d] + sparse.dot(i, params);
                 let r = pred - y[i];
-                for (a, v) in acc[..d].iter_mut().zip(row) {
-                    *a += r * v;
-                }
+                sparse.add_scaled(i, r, &mut acc[..d]);
                 acc[d] += r;
                 acc[d + 1] += 0.5 * r * r;
             }
@@ -236,36 +292,35 @@ pub fn fit_logistic(
     let w = d + 1;
     let outputs = if classes == 2 { 1 } else { classes };
     let n = x.rows.max(1) as f64;
+    let sparse = SparseRows::new(x);
     let objective = |params: &[f64], grad: &mut [f64]| -> f64 {
         let width = outputs * w + 1;
         let sums = chunked_sum(x.rows, width, |range, acc| {
-            let mut z = vec![0.0; outputs];
+            let (mut z, mut e) = (vec![0.0; outputs], vec![0.0; outputs]);
             for i in range {
-                let row = x.row(i);
                 for (r, z) in z.iter_mut().enumerate() {
                     let p = &params[r * w..(r + 1) * w];
-                    *z = p[d] + row.iter().zip(p).map(|(a, b)| a * b).sum::<f64>();
+                    *z = p[d] + sparse.dot(i, p);
                 }
                 let label = y[i] as usize;
                 if outputs == 1 {
                     let target = label as f64;
                     acc[width - 1] += softplus(z[0]) - target * z[0];
                     let r = sigmoid(z[0]) - target;
-                    for (a, v) in acc[..d].iter_mut().zip(row) {
-                        *a += r * v;
-                    }
+                    sparse.add_scaled(i, r, &mut acc[..d]);
                     acc[d] += r;
                 } else {
                     let max = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                    let total: f64 = z.iter().map(|v| (v - max).exp()).sum();
+                    for (e, z) in e.iter_mut().zip(&z) {
+                        *e = (z - max).exp();
+                    }
+                    let total: f64 = e.iter().sum();
                     acc[width - 1] += max + total.ln() - z[label];
-                    for (r, &zr) in z.iter().enumerate() {
-                        let p = (zr - max).exp() / total;
+                    for (r, &er) in e.iter().enumerate() {
+                        let p = er / total;
                         let residual = p - if r == label { 1.0 } else { 0.0 };
                         let base = r * w;
-                        for (a, v) in acc[base..base + d].iter_mut().zip(row) {
-                            *a += residual * v;
-                        }
+                        sparse.add_scaled(i, residual, &mut acc[base..base + d]);
                         acc[base + d] += residual;
                     }
                 }
@@ -335,6 +390,50 @@ mod tests {
             cols: 2,
             data: rows.iter().flatten().copied().collect(),
         }
+    }
+
+    /// The objective's sums over nonzero inputs are the sums over all of
+    /// them, to the bit: one-hot rows, -0.0, a row of zeros, negative
+    /// weights.
+    #[test]
+    fn sparse_rows_sum_as_dense_rows_do() {
+        let cols = 7;
+        let data: Vec<f64> = (0..40 * cols)
+            .map(|k| match (k / cols, k % cols) {
+                (r, 0) => r as f64 / 3.0 - 5.0,
+                // Row 15 is all zeros.
+                (r, 1) if r % 4 == 0 || r == 15 => -0.0,
+                (r, 1) => (r as f64).sqrt(),
+                (r, c) if r % 5 == 0 => 0.0 * c as f64,
+                (r, c) => f64::from(u8::from(c == 2 + r % 5)),
+            })
+            .collect();
+        let x = Matrix {
+            rows: 40,
+            cols,
+            data,
+        };
+        let sparse = SparseRows::new(&x);
+        let weights: Vec<f64> = (0..cols).map(|c| (c as f64 - 3.3) * 0.71).collect();
+        let (mut dense_acc, mut sparse_acc) = (vec![0.0; cols], vec![0.0; cols]);
+        for i in 0..x.rows {
+            let intercept = 0.25;
+            let dense = intercept
+                + x.row(i)
+                    .iter()
+                    .zip(&weights)
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>();
+            let sparse_score = intercept + sparse.dot(i, &weights);
+            assert_eq!(dense.to_bits(), sparse_score.to_bits(), "row {i}");
+            let scale = i as f64 / 7.0 - 2.0;
+            for (a, v) in dense_acc.iter_mut().zip(x.row(i)) {
+                *a += scale * v;
+            }
+            sparse.add_scaled(i, scale, &mut sparse_acc);
+        }
+        let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&dense_acc), bits(&sparse_acc));
     }
 
     #[test]
