@@ -499,11 +499,11 @@ impl Scratch {
 }
 
 /// Grows one tree on the gradients; adds each row's leaf value to its
-/// score `scores[row * outputs + output]`. A node's histograms come from its parent's: the smaller
-/// child's are summed, the larger's are the parent's minus the smaller's;
-/// its sums come from its parent's split (as the histograms': the rows
-/// left of the split bin, and the parent's minus those). Rows stay in
-/// ascending order within every node (the partition is stable), so every
+/// score `scores[row * outputs + output]`. A node's histograms come from
+/// its parent's: the smaller child's are summed, the larger's are the
+/// parent's minus the smaller's. Its sums come from its parent's split (the
+/// running sums up to the split bin, or the parent's minus those). Rows stay
+/// in ascending order within every node (the partition is stable), so every
 /// sum runs in the same order whatever the layout.
 fn grow(
     layout: &Layout,
