@@ -499,7 +499,7 @@ impl Scratch {
 }
 
 /// Grows one tree on the gradients; adds each row's leaf value to its
-/// score `scores[row * outputs + output]`. A node's histograms come from
+/// score, `scores[row]`. A node's histograms come from
 /// its parent's: the smaller child's are summed, the larger's are the
 /// parent's minus the smaller's. Its sums come from its parent's split (the
 /// running sums up to the split bin, or the parent's minus those). Rows stay
@@ -510,7 +510,7 @@ fn grow(
     gh: &[[f64; 2]],
     s: &Settings,
     scratch: &mut Scratch,
-    (scores, outputs, output): (&mut [f64], usize, usize),
+    scores: &mut [f64],
 ) -> Tree {
     let n = gh.len();
     let Scratch { order, right } = scratch;
@@ -550,7 +550,7 @@ fn grow(
             let value = leaf_value(sums);
             nodes[id].value = value;
             for &r in rows.iter() {
-                scores[r as usize * outputs + output] += value;
+                scores[r as usize] += value;
             }
             continue;
         };
@@ -570,23 +570,12 @@ fn grow(
             nodes[r].value = values[1];
             for &row in rows.iter() {
                 let value = values[usize::from(col[row as usize] > split.bin)];
-                scores[row as usize * outputs + output] += value;
+                scores[row as usize] += value;
             }
             continue;
         }
-        // Stable partition in place: left rows compacted, right rows after.
-        let (mut nl, mut nr) = (0, 0);
-        for i in 0..rows.len() {
-            let r = rows[i];
-            if col[r as usize] <= split.bin {
-                rows[nl] = r;
-                nl += 1;
-            } else {
-                right[nr] = r;
-                nr += 1;
-            }
-        }
-        rows[nl..].copy_from_slice(&right[..nr]);
+        let nl = partition(rows, &mut right[..end - start], col, split.bin);
+        let nr = rows.len() - nl;
         debug_assert_eq!(nl, split.left.n as usize);
         let mid = start + nl;
         let (left_hists, right_hists) = match hists {
@@ -631,6 +620,70 @@ fn grow(
     Tree { nodes }
 }
 
+/// Partitions `rows` in place, stably: the rows whose `col` code is at most
+/// `bin` first, then the others, each in their order; returns how many go
+/// first. `right` (as long as `rows`) is scratch. Many rows are split
+/// between the cores: each part is partitioned on its own, then the parts'
+/// left rows and right rows are joined in order, which is the same result.
+fn partition(rows: &mut [u32], right: &mut [u32], col: &[u8], bin: u8) -> usize {
+    let threads = if rows.len() < 65_536 {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    };
+    if threads == 1 {
+        let nl = partition_part(rows, right, col, bin);
+        let nr = rows.len() - nl;
+        rows[nl..].copy_from_slice(&right[..nr]);
+        return nl;
+    }
+    let per_thread = rows.len().div_ceil(threads);
+    // Each part's left rows at the start of its part of `rows`, its right
+    // rows at the start of its part of `right`.
+    let lefts: Vec<usize> = std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .chunks_mut(per_thread)
+            .zip(right.chunks_mut(per_thread))
+            .map(|(rows, right)| scope.spawn(move || partition_part(rows, right, col, bin)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("partition thread"))
+            .collect()
+    });
+    let mut nl = 0;
+    for (p, &left) in lefts.iter().enumerate() {
+        // Never forward of its source: nl ≤ p × per_thread.
+        rows.copy_within(p * per_thread..p * per_thread + left, nl);
+        nl += left;
+    }
+    let mut at = nl;
+    for (p, &left) in lefts.iter().enumerate() {
+        let from = p * per_thread;
+        let nr = per_thread.min(rows.len() - from) - left;
+        rows[at..at + nr].copy_from_slice(&right[from..from + nr]);
+        at += nr;
+    }
+    nl
+}
+
+/// The left rows of `rows` compacted at its start, its right rows at the
+/// start of `right`, each in order; returns the number of left rows.
+fn partition_part(rows: &mut [u32], right: &mut [u32], col: &[u8], bin: u8) -> usize {
+    let (mut nl, mut nr) = (0, 0);
+    for i in 0..rows.len() {
+        let r = rows[i];
+        if col[r as usize] <= bin {
+            rows[nl] = r;
+            nl += 1;
+        } else {
+            right[nr] = r;
+            nr += 1;
+        }
+    }
+    nl
+}
+
 fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
@@ -640,14 +693,14 @@ fn sigmoid(z: f64) -> f64 {
 const GRADIENT_ROWS: usize = 1 << 16;
 
 /// Sets each row's gradient and hessian of every output (`gh[k][i]`) from
-/// its raw scores, `base` plus its `trees_sum` (n × outputs); returns the
+/// its raw scores, `base[k]` plus `trees_sum[k][i]`; returns the
 /// summed loss. Runs on every core: each row's values depend on that row
 /// only.
 fn gradients(
     classes: usize,
     y: &[f64],
     base: &[f64],
-    trees_sum: &[f64],
+    trees_sum: &[Vec<f64>],
     gh: &mut [Vec<[f64; 2]>],
 ) -> f64 {
     let outputs = gh.len();
@@ -665,9 +718,8 @@ fn gradients(
         let mut loss = 0.0;
         for j in 0..gh.first().map_or(0, |rows| rows.len()) {
             let i = first + j;
-            let sums = &trees_sum[i * outputs..(i + 1) * outputs];
-            for ((z, b), t) in row.iter_mut().zip(base).zip(sums) {
-                *z = b + t;
+            for ((z, b), t) in row.iter_mut().zip(base).zip(trees_sum) {
+                *z = b + t[i];
             }
             match classes {
                 0 => {
@@ -752,11 +804,11 @@ pub fn fit(
             })
             .collect(),
     };
-    // Each row's sum of its trees' values, n × outputs, added up as
+    // Each row's sum of its trees' values for each output, added up as
     // `Ensemble::raw` adds them (from -0.0, round by round): a row's raw
     // score is its base plus this, and the training rows' scores need no
     // second pass through the trees.
-    let mut trees_sum = vec![-0.0; n * outputs];
+    let mut trees_sum = vec![vec![-0.0; n]; outputs];
     let mut rounds = Vec::with_capacity(s.rounds);
     // Gradient and hessian of every row for each output, at the round's
     // start scores.
@@ -765,23 +817,16 @@ pub fn fit(
     for round in 0..s.rounds {
         let loss = gradients(classes, y, &base, &trees_sum, &mut gh);
         let mut trees = Vec::with_capacity(outputs);
-        for (k, gh) in gh.iter().enumerate() {
-            trees.push(grow(
-                &layout,
-                gh,
-                s,
-                &mut scratch,
-                (&mut trees_sum, outputs, k),
-            ));
+        for (gh, scores) in gh.iter().zip(&mut trees_sum) {
+            trees.push(grow(&layout, gh, s, &mut scratch, scores));
         }
         rounds.push(trees);
         if !progress(round + 1, loss / n as f64) {
             break;
         }
     }
-    let raw = trees_sum
-        .chunks_exact(outputs)
-        .flat_map(|sums| base.iter().zip(sums).map(|(b, t)| b + t))
+    let raw = (0..n)
+        .flat_map(|i| base.iter().zip(&trees_sum).map(move |(b, t)| b + t[i]))
         .collect();
     (Ensemble { base, rounds }, raw)
 }
@@ -937,6 +982,27 @@ mod tests {
             );
             let expected_binned: Vec<u8> = column.iter().map(|&v| expected.bin(v)).collect();
             assert_eq!(binned, expected_binned);
+        }
+    }
+
+    /// A node's rows are partitioned stably, on one core or split between
+    /// several: every row on its side, in order; also when all go one way.
+    #[test]
+    fn partition_is_stable_when_split_between_cores() {
+        let col: Vec<u8> = (0..200_001u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        for len in [1_000, 65_536, 133_335] {
+            let rows: Vec<u32> = (0..200_001u32).filter(|i| i % 3 != 0).take(len).collect();
+            for bin in [0, 100, 255] {
+                let mut parted = rows.clone();
+                let mut right = vec![0; rows.len()];
+                let nl = partition(&mut parted, &mut right, &col, bin);
+                let (left, rest): (Vec<u32>, Vec<u32>) =
+                    rows.iter().partition(|&&r| col[r as usize] <= bin);
+                assert_eq!(nl, left.len(), "{len} rows, bin {bin}");
+                assert_eq!(parted, [left, rest].concat(), "{len} rows, bin {bin}");
+            }
         }
     }
 
