@@ -378,7 +378,7 @@ impl Fit {
     /// The model's metrics on its training rows.
     pub fn metrics(&self) -> BTreeMap<String, Option<f64>> {
         match &self.predictions {
-            Some(p) => prediction_metrics(&self.model, p, &self.y),
+            Some(p) => by_name(prediction_metrics(&self.model, p, &self.y)),
             None => scores(&self.model, &self.x, &self.y),
         }
     }
@@ -550,23 +550,23 @@ pub(crate) fn scores(model: &Model, x: &Matrix, y: &[f64]) -> BTreeMap<String, O
             summary.add(x);
             summary.finish()
         }
-        _ => return prediction_metrics(model, &model.predict_matrix(x), y),
+        _ => prediction_metrics(model, &model.predict_matrix(x), y),
     };
-    metrics
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+    by_name(metrics)
 }
 
 /// The metrics of a supervised model's predictions against their targets.
-fn prediction_metrics(model: &Model, p: &Predictions, y: &[f64]) -> BTreeMap<String, Option<f64>> {
-    let metrics = match &p.probs {
+fn prediction_metrics(model: &Model, p: &Predictions, y: &[f64]) -> metrics::Metrics {
+    match &p.probs {
         None => metrics::regression(y, &p.values),
         Some(probs) => {
             let truth: Vec<usize> = y.iter().map(|&c| c as usize).collect();
             metrics::classification(&truth, probs, model.label.classes.len())
         }
-    };
+    }
+}
+
+fn by_name(metrics: metrics::Metrics) -> BTreeMap<String, Option<f64>> {
     metrics
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
