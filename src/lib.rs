@@ -16,6 +16,7 @@
 use std::sync::Arc;
 
 use datafusion::catalog::{CatalogProviderList, TableFunctionImpl};
+use datafusion::execution::disk_manager::DiskManagerBuilder;
 use datafusion::execution::object_store::DefaultObjectStoreRegistry;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::SessionStateBuilder;
@@ -130,7 +131,25 @@ fn runtime_env() -> Arc<RuntimeEnv> {
 fn runtime_env_builder() -> RuntimeEnvBuilder {
     let registry =
         object_stores::CloudObjectStoreRegistry::new(Arc::new(DefaultObjectStoreRegistry::new()));
-    RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(registry))
+    RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::new(registry))
+        .with_disk_manager_builder(disk_manager_builder())
+}
+
+/// The most spill files a sort merges in one pass. DataFusion's default (no
+/// cap) lets each sort partition's merge reserve memory for as many of its
+/// spill files as the pool allows, and that memory cannot spill: under a
+/// memory limit, the merges of concurrent sorts (a balanced `ml_split` sorts
+/// on every partition) took the whole pool and the rest of the plan failed
+/// (its Parquet writer, at 256 MB over 5M rows). Eight bounds each merge's
+/// memory; more files are merged in more passes.
+pub const SPILL_MERGE_FAN_IN: usize = 8;
+
+/// The disk manager of mlfusion's runtimes (the CLI's, and the sessions of
+/// [`session_context`]): DataFusion's, with spill merges capped at
+/// [`SPILL_MERGE_FAN_IN`] files.
+pub fn disk_manager_builder() -> DiskManagerBuilder {
+    DiskManagerBuilder::default().with_max_spill_merge_fan_in(SPILL_MERGE_FAN_IN)
 }
 
 /// A `SessionContext` with mlfusion's defaults: every function registered,

@@ -38,7 +38,7 @@ use datafusion_cli::{
 use clap::Parser;
 use datafusion::common::config_err;
 use datafusion::config::ConfigOptions;
-use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::disk_manager::DiskManagerMode;
 use mimalloc::MiMalloc;
 
 #[global_allocator]
@@ -321,13 +321,14 @@ async fn main_inner() -> Result<()> {
         rt_builder = rt_builder.with_memory_pool(pool)
     }
 
-    // set disk limit
+    // set disk limit (on mlfusion's disk manager: spill merges capped)
+    let mut disk_manager = mlfusion::disk_manager_builder();
     if let Some(disk_limit) = args.disk_limit {
-        let builder = DiskManagerBuilder::default()
+        disk_manager = disk_manager
             .with_mode(DiskManagerMode::OsTmpDirectory)
             .with_max_temp_directory_size(disk_limit.try_into().unwrap());
-        rt_builder = rt_builder.with_disk_manager_builder(builder);
     }
+    rt_builder = rt_builder.with_disk_manager_builder(disk_manager);
 
     let instrumented_registry = Arc::new(
         InstrumentedObjectStoreRegistry::new().with_profile_mode(args.object_store_profiling),

@@ -45,6 +45,13 @@ const PPM: u64 = 1_000_000;
 /// strata of up to 9 billion rows (n · k · PPM < 2^63).
 const MAX_FOLDS: u32 = 1000;
 
+/// Balanced ranks are taken within buckets of the fingerprint's top six
+/// bits (`fp >> 58`: 64 buckets, in the fingerprint's order), then offset
+/// by the units of the stratum's lower buckets. Each bucket sorts on its
+/// own, so a large stratum sorts on every core instead of on one; 64
+/// buckets per stratum spread it evenly over the partitions of a machine.
+const BUCKET_SHIFT: u32 = 58;
+
 /// Prefix of the helper columns in the generated plan (and the name of the
 /// source inside it); a source may not use it.
 const HELPER: &str = "__mlfusion_";
@@ -155,7 +162,8 @@ impl Spec {
         let fp = self.fingerprint();
         // Helper columns: the fingerprint, the rank r and the count n of the
         // stratum, the stratum (of a group, or as the key of the counts), the
-        // stratum's phase u.
+        // stratum's phase u; when ranking in buckets, the bucket b, the rank
+        // rb within it, its count c and the count before it in its stratum.
         let (h_fp, h_tie, h_r, h_n, h_s, h_u) = (
             format!("{HELPER}fp"),
             format!("{HELPER}tie"),
@@ -164,6 +172,40 @@ impl Spec {
             format!("{HELPER}s"),
             format!("{HELPER}u"),
         );
+        let (h_b, h_rb, h_c, h_before) = (
+            format!("{HELPER}b"),
+            format!("{HELPER}rb"),
+            format!("{HELPER}c"),
+            format!("{HELPER}before"),
+        );
+        // The ranks of `units` (which has the stratum `s`, if any, and h_fp)
+        // by `rank` (row_number or dense_rank) ordered by `order` within each
+        // stratum and bucket, offset by the counts of the stratum's lower
+        // buckets; `counts` has h_c units per (h_s, h_b) (per h_b without a
+        // stratum). Adds h_r and h_n to the columns of `units`.
+        let bucketed = |rank: &str, order: &str, units: String, s: Option<&str>, counts: String| {
+            // Every key IS NOT DISTINCT FROM (h_b is never NULL), so the
+            // join's keys are those the ranks are partitioned by, and the
+            // ranked rows are not partitioned again.
+            let (by, on) = match s {
+                Some(s) => (
+                    format!("PARTITION BY {h_s} "),
+                    format!("(r.{s} IS NOT DISTINCT FROM c.{h_s}) AND "),
+                ),
+                None => (String::new(), String::new()),
+            };
+            let partition = s.map(|s| format!("{s}, ")).unwrap_or_default();
+            format!(
+                "SELECT r.*, r.{h_rb} + c.{h_before} AS {h_r}, c.{h_n} FROM \
+                 (SELECT *, CAST(sum({h_c}) OVER ({by}) AS BIGINT) AS {h_n}, \
+                 CAST(sum({h_c}) OVER ({by}ORDER BY {h_b} ROWS UNBOUNDED PRECEDING) AS BIGINT) \
+                 - {h_c} AS {h_before} FROM ({counts})) AS c JOIN \
+                 (SELECT *, CAST({rank}() OVER (PARTITION BY {partition}{h_b} ORDER BY {order}) \
+                 AS BIGINT) - 1 AS {h_rb} FROM (\
+                 SELECT *, {h_fp} >> {BUCKET_SHIFT} AS {h_b} FROM ({units}))) AS r \
+                 ON {on}(r.{h_b} IS NOT DISTINCT FROM c.{h_b})"
+            )
+        };
         if !self.balanced {
             // Each row on its own: a bucket in parts per million from the
             // fingerprint's low digits, the fold from the digits above.
@@ -209,32 +251,31 @@ impl Spec {
                         format!("{h_fp}, {h_tie}"),
                     )
                 };
-                let rows = format!(
-                    "SELECT *, CAST(row_number() OVER ({by} ORDER BY {order}) AS BIGINT) - 1 AS {h_r} \
-                     FROM (SELECT *, {fp} AS {h_fp}{tie} FROM {source})"
-                );
+                let rows = format!("SELECT *, {fp} AS {h_fp}{tie} FROM {source}");
                 if !read_twice {
                     // n from a window over the stratum, in the one read.
-                    let ranked = format!("SELECT *, count(*) OVER ({by}) AS {h_n} FROM ({rows})");
+                    let ranked = format!(
+                        "SELECT *, count(*) OVER ({by}) AS {h_n} FROM (\
+                         SELECT *, CAST(row_number() OVER ({by} ORDER BY {order}) AS BIGINT) - 1 \
+                         AS {h_r} FROM ({rows}))"
+                    );
                     (stratum, ranked)
                 } else {
-                    // n per stratum from a GROUP BY joined back, not from
-                    // count(*) OVER (PARTITION BY …): that window holds every
-                    // row of a stratum in memory, where the sort of row_number
-                    // spills. The counts (one row per stratum) are the join's
-                    // build side.
-                    let counts = match &stratum {
-                        Some(s) => format!(
-                            "(SELECT {s} AS {h_s}, count(*) AS {h_n} FROM {source} \
-                             GROUP BY {s}) AS c JOIN"
-                        ),
-                        None => format!("(SELECT count(*) AS {h_n} FROM {source}) AS c CROSS JOIN"),
+                    // The counts per stratum and bucket from a GROUP BY joined
+                    // back, not from count(*) OVER (PARTITION BY …): that
+                    // window holds every row of a stratum in memory, where the
+                    // sort of row_number spills. The counts (a few rows per
+                    // stratum) are the join's build side.
+                    let (s_col, s_key) = match &stratum {
+                        Some(s) => (format!("{s} AS {h_s}, "), format!("{h_s}, ")),
+                        None => (String::new(), String::new()),
                     };
-                    let on = stratum
-                        .as_deref()
-                        .map(|s| format!(" ON r.{s} IS NOT DISTINCT FROM c.{h_s}"))
-                        .unwrap_or_default();
-                    let ranked = format!("SELECT r.*, c.{h_n} FROM {counts} ({rows}) AS r{on}");
+                    let counts = format!(
+                        "SELECT {s_key}{h_b}, count(*) AS {h_c} FROM (\
+                         SELECT {s_col}{fp} >> {BUCKET_SHIFT} AS {h_b} FROM {source}) \
+                         GROUP BY {s_key}{h_b}"
+                    );
+                    let ranked = bucketed("row_number", &order, rows, stratum.as_deref(), counts);
                     (stratum, ranked)
                 }
             }
@@ -250,37 +291,35 @@ impl Spec {
                     ),
                     None => (None, String::new(), String::new()),
                 };
-                let units = format!(
-                    "SELECT *, CAST(dense_rank() OVER ({by} ORDER BY {h_fp}) AS BIGINT) - 1 AS {h_r} FROM (\
-                     SELECT *, {fp} AS {h_fp}{with_stratum} FROM {source})"
-                );
+                let units = format!("SELECT *, {fp} AS {h_fp}{with_stratum} FROM {source}");
                 if !read_twice {
                     // n from a window over the stratum, in the one read.
-                    let ranked =
-                        format!("SELECT *, max({h_r}) OVER ({by}) + 1 AS {h_n} FROM ({units})");
+                    let ranked = format!(
+                        "SELECT *, max({h_r}) OVER ({by}) + 1 AS {h_n} FROM (\
+                         SELECT *, CAST(dense_rank() OVER ({by} ORDER BY {h_fp}) AS BIGINT) - 1 \
+                         AS {h_r} FROM ({units}))"
+                    );
                     (stratum, ranked)
                 } else {
-                    // n per stratum: its distinct group fingerprints (what
-                    // dense_rank counts), from a GROUP BY joined back, as above.
-                    let (counts, on) = match &self.stratify {
+                    // The counts of units per stratum and bucket: their
+                    // distinct group fingerprints (what dense_rank counts),
+                    // from a GROUP BY joined back, as above.
+                    let (groups, s_key) = match &self.stratify {
                         Some(s) => (
                             format!(
-                                "(SELECT {h_s}, count(DISTINCT {h_fp}) AS {h_n} FROM (\
-                                 SELECT min({}) AS {h_s}, {fp} AS {h_fp} FROM {source} \
-                                 GROUP BY {g}) GROUP BY {h_s}) AS c JOIN",
+                                "SELECT min({}) AS {h_s}, {fp} AS {h_fp} FROM {source} GROUP BY {g}",
                                 quote_ident(s)
                             ),
-                            format!(" ON r.{h_s} IS NOT DISTINCT FROM c.{h_s}"),
+                            format!("{h_s}, "),
                         ),
-                        None => (
-                            format!(
-                                "(SELECT count(DISTINCT {h_fp}) AS {h_n} FROM (\
-                                 SELECT {fp} AS {h_fp} FROM {source})) AS c CROSS JOIN"
-                            ),
-                            String::new(),
-                        ),
+                        None => (format!("SELECT {fp} AS {h_fp} FROM {source}"), String::new()),
                     };
-                    let ranked = format!("SELECT r.*, c.{h_n} FROM {counts} ({units}) AS r{on}");
+                    let counts = format!(
+                        "SELECT {s_key}{h_b}, count(DISTINCT {h_fp}) AS {h_c} FROM (\
+                         SELECT *, {h_fp} >> {BUCKET_SHIFT} AS {h_b} FROM ({groups})) \
+                         GROUP BY {s_key}{h_b}"
+                    );
+                    let ranked = bucketed("dense_rank", &h_fp, units, stratum.as_deref(), counts);
                     (stratum, ranked)
                 }
             }
