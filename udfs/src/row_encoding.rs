@@ -191,20 +191,21 @@ pub fn encode_scalars(values: &[ScalarValue]) -> Result<Vec<u8>> {
 #[inline(always)]
 fn copy_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
+    let dst = &mut dst[..n];
     match n {
+        // Four 8-byte copies, overlapping as the length needs: one path for
+        // every length from 8 to 32, as a branch on the exact length
+        // mispredicts on values of mixed lengths.
+        8..=32 => {
+            for at in [0, 8.min(n - 8), 16.min(n - 8), n - 8] {
+                dst[at..at + 8].copy_from_slice(&src[at..at + 8]);
+            }
+        }
         0..4 => dst.iter_mut().zip(src).for_each(|(d, s)| *d = *s),
         // Two copies of a fixed width that overlap in the middle.
         4..8 => {
             dst[..4].copy_from_slice(&src[..4]);
             dst[n - 4..].copy_from_slice(&src[n - 4..]);
-        }
-        8..=16 => {
-            dst[..8].copy_from_slice(&src[..8]);
-            dst[n - 8..].copy_from_slice(&src[n - 8..]);
-        }
-        17..=32 => {
-            dst[..16].copy_from_slice(&src[..16]);
-            dst[n - 16..].copy_from_slice(&src[n - 16..]);
         }
         _ => dst.copy_from_slice(src),
     }

@@ -567,6 +567,11 @@ fn columns_encode_as_their_values_do() {
             (i % 9 != 0).then(|| "a string longer than twelve bytes, ".repeat(i % 4))
         })));
     columns.push(long_strings);
+    // Every length up to 40 bytes, each copied its own way.
+    let every_length: ArrayRef = Arc::new(StringArray::from_iter((0..ROWS).map(|i| {
+        (i % 43 != 0).then(|| "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"[..i % 41].to_string())
+    })));
+    columns.push(every_length);
     let columns: Vec<ArrayRef> = columns.iter().map(|c| c.slice(5, ROWS - 5)).collect();
     let rows = ROWS - 5;
 
