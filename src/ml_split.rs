@@ -45,11 +45,12 @@ const PPM: u64 = 1_000_000;
 /// strata of up to 9 billion rows (n · k · PPM < 2^63).
 const MAX_FOLDS: u32 = 1000;
 
-/// Balanced ranks are taken within buckets of the fingerprint's top six
-/// bits (`fp >> 58`: 64 buckets, in the fingerprint's order), then offset
-/// by the units of the stratum's lower buckets. Each bucket sorts on its
-/// own, so a large stratum sorts on every core instead of on one; 64
-/// buckets per stratum spread it evenly over the partitions of a machine.
+/// Balanced ranks within strata are taken within buckets of the
+/// fingerprint's top six bits (`fp >> 58`: 64 buckets, in the fingerprint's
+/// order), then offset by the units of the stratum's lower buckets. Each
+/// bucket sorts on its own, so a large stratum sorts on every core instead of
+/// on one; 64 buckets per stratum spread it evenly over the partitions of a
+/// machine.
 const BUCKET_SHIFT: u32 = 58;
 
 /// Prefix of the helper columns in the generated plan (and the name of the
@@ -178,34 +179,38 @@ impl Spec {
             format!("{HELPER}c"),
             format!("{HELPER}before"),
         );
-        // The ranks of `units` (which has the stratum `s`, if any, and h_fp)
-        // by `rank` (row_number or dense_rank) ordered by `order` within each
-        // stratum and bucket, offset by the counts of the stratum's lower
-        // buckets; `counts` has h_c units per (h_s, h_b) (per h_b without a
-        // stratum). Adds h_r and h_n to the columns of `units`.
-        let bucketed = |rank: &str, order: &str, units: String, s: Option<&str>, counts: String| {
-            // Every key IS NOT DISTINCT FROM (h_b is never NULL), so the
-            // join's keys are those the ranks are partitioned by, and the
-            // ranked rows are not partitioned again.
-            let (by, on) = match s {
-                Some(s) => (
-                    format!("PARTITION BY {h_s} "),
-                    format!("(r.{s} IS NOT DISTINCT FROM c.{h_s}) AND "),
-                ),
-                None => (String::new(), String::new()),
-            };
-            let partition = s.map(|s| format!("{s}, ")).unwrap_or_default();
-            format!(
+        // The source read twice: the ranks of `units` (which has h_fp and
+        // the stratum `s`, if any) by `rank` (row_number or dense_rank)
+        // ordered by `order`, and their counts from `counts`, joined. Adds
+        // h_r and h_n to the columns of `units`.
+        // - With a stratum, ranks are taken within each stratum and bucket
+        //   and offset by the counts of the stratum's lower buckets; `counts`
+        //   has h_c units per (h_s, h_b). Every join key IS NOT DISTINCT FROM
+        //   (h_b is never NULL), so the join's keys are those the ranks are
+        //   partitioned by, and the ranked rows are not partitioned again.
+        // - Without one, the whole table is one window (a sort on one column,
+        //   faster on one core than the buckets' on every core together with
+        //   the counts' fingerprints); `counts` is the one count h_n.
+        let read_twice_ranked =
+            |rank: &str, order: &str, units: String, s: Option<&str>, counts| {
+                let Some(s) = s else {
+                    return format!(
+                        "SELECT r.*, c.{h_n} FROM ({counts}) AS c CROSS JOIN \
+                     (SELECT *, CAST({rank}() OVER (ORDER BY {order}) AS BIGINT) - 1 AS {h_r} \
+                     FROM ({units})) AS r"
+                    );
+                };
+                format!(
                 "SELECT r.*, r.{h_rb} + c.{h_before} AS {h_r}, c.{h_n} FROM \
-                 (SELECT *, CAST(sum({h_c}) OVER ({by}) AS BIGINT) AS {h_n}, \
-                 CAST(sum({h_c}) OVER ({by}ORDER BY {h_b} ROWS UNBOUNDED PRECEDING) AS BIGINT) \
-                 - {h_c} AS {h_before} FROM ({counts})) AS c JOIN \
-                 (SELECT *, CAST({rank}() OVER (PARTITION BY {partition}{h_b} ORDER BY {order}) \
+                 (SELECT *, CAST(sum({h_c}) OVER (PARTITION BY {h_s}) AS BIGINT) AS {h_n}, \
+                 CAST(sum({h_c}) OVER (PARTITION BY {h_s} ORDER BY {h_b} \
+                 ROWS UNBOUNDED PRECEDING) AS BIGINT) - {h_c} AS {h_before} FROM ({counts})) AS c \
+                 JOIN (SELECT *, CAST({rank}() OVER (PARTITION BY {s}, {h_b} ORDER BY {order}) \
                  AS BIGINT) - 1 AS {h_rb} FROM (\
                  SELECT *, {h_fp} >> {BUCKET_SHIFT} AS {h_b} FROM ({units}))) AS r \
-                 ON {on}(r.{h_b} IS NOT DISTINCT FROM c.{h_b})"
+                 ON (r.{s} IS NOT DISTINCT FROM c.{h_s}) AND (r.{h_b} IS NOT DISTINCT FROM c.{h_b})"
             )
-        };
+            };
         if !self.balanced {
             // Each row on its own: a bucket in parts per million from the
             // fingerprint's low digits, the fold from the digits above.
@@ -261,21 +266,22 @@ impl Spec {
                     );
                     (stratum, ranked)
                 } else {
-                    // The counts per stratum and bucket from a GROUP BY joined
-                    // back, not from count(*) OVER (PARTITION BY …): that
-                    // window holds every row of a stratum in memory, where the
-                    // sort of row_number spills. The counts (a few rows per
-                    // stratum) are the join's build side.
-                    let (s_col, s_key) = match &stratum {
-                        Some(s) => (format!("{s} AS {h_s}, "), format!("{h_s}, ")),
-                        None => (String::new(), String::new()),
+                    // The counts per stratum and bucket (or the one count)
+                    // from a GROUP BY joined back, not from count(*) OVER
+                    // (PARTITION BY …): that window holds every row of a
+                    // stratum in memory, where the sort of row_number spills.
+                    // The counts (a few rows per stratum) are the join's build
+                    // side.
+                    let counts = match &stratum {
+                        Some(s) => format!(
+                            "SELECT {h_s}, {h_b}, count(*) AS {h_c} FROM (\
+                             SELECT {s} AS {h_s}, {fp} >> {BUCKET_SHIFT} AS {h_b} FROM {source}) \
+                             GROUP BY {h_s}, {h_b}"
+                        ),
+                        None => format!("SELECT count(*) AS {h_n} FROM {source}"),
                     };
-                    let counts = format!(
-                        "SELECT {s_key}{h_b}, count(*) AS {h_c} FROM (\
-                         SELECT {s_col}{fp} >> {BUCKET_SHIFT} AS {h_b} FROM {source}) \
-                         GROUP BY {s_key}{h_b}"
-                    );
-                    let ranked = bucketed("row_number", &order, rows, stratum.as_deref(), counts);
+                    let ranked =
+                        read_twice_ranked("row_number", &order, rows, stratum.as_deref(), counts);
                     (stratum, ranked)
                 }
             }
@@ -304,22 +310,21 @@ impl Spec {
                     // The counts of units per stratum and bucket: their
                     // distinct group fingerprints (what dense_rank counts),
                     // from a GROUP BY joined back, as above.
-                    let (groups, s_key) = match &self.stratify {
-                        Some(s) => (
-                            format!(
-                                "SELECT min({}) AS {h_s}, {fp} AS {h_fp} FROM {source} GROUP BY {g}",
-                                quote_ident(s)
-                            ),
-                            format!("{h_s}, "),
+                    let counts = match &self.stratify {
+                        Some(s) => format!(
+                            "SELECT {h_s}, {h_b}, count(DISTINCT {h_fp}) AS {h_c} FROM (\
+                             SELECT *, {h_fp} >> {BUCKET_SHIFT} AS {h_b} FROM (\
+                             SELECT min({}) AS {h_s}, {fp} AS {h_fp} FROM {source} GROUP BY {g})) \
+                             GROUP BY {h_s}, {h_b}",
+                            quote_ident(s)
                         ),
-                        None => (format!("SELECT {fp} AS {h_fp} FROM {source}"), String::new()),
+                        None => format!(
+                            "SELECT count(DISTINCT {h_fp}) AS {h_n} FROM (\
+                             SELECT {fp} AS {h_fp} FROM {source})"
+                        ),
                     };
-                    let counts = format!(
-                        "SELECT {s_key}{h_b}, count(DISTINCT {h_fp}) AS {h_c} FROM (\
-                         SELECT *, {h_fp} >> {BUCKET_SHIFT} AS {h_b} FROM ({groups})) \
-                         GROUP BY {s_key}{h_b}"
-                    );
-                    let ranked = bucketed("dense_rank", &h_fp, units, stratum.as_deref(), counts);
+                    let ranked =
+                        read_twice_ranked("dense_rank", &h_fp, units, stratum.as_deref(), counts);
                     (stratum, ranked)
                 }
             }
