@@ -196,20 +196,22 @@ impl Spec {
                 let Some(s) = s else {
                     return format!(
                         "SELECT r.*, c.{h_n} FROM ({counts}) AS c CROSS JOIN \
-                     (SELECT *, CAST({rank}() OVER (ORDER BY {order}) AS BIGINT) - 1 AS {h_r} \
-                     FROM ({units})) AS r"
+                         (SELECT *, CAST({rank}() OVER (ORDER BY {order}) AS BIGINT) - 1 \
+                         AS {h_r} FROM ({units})) AS r"
                     );
                 };
                 format!(
-                "SELECT r.*, r.{h_rb} + c.{h_before} AS {h_r}, c.{h_n} FROM \
-                 (SELECT *, CAST(sum({h_c}) OVER (PARTITION BY {h_s}) AS BIGINT) AS {h_n}, \
-                 CAST(sum({h_c}) OVER (PARTITION BY {h_s} ORDER BY {h_b} \
-                 ROWS UNBOUNDED PRECEDING) AS BIGINT) - {h_c} AS {h_before} FROM ({counts})) AS c \
-                 JOIN (SELECT *, CAST({rank}() OVER (PARTITION BY {s}, {h_b} ORDER BY {order}) \
-                 AS BIGINT) - 1 AS {h_rb} FROM (\
-                 SELECT *, {h_fp} >> {BUCKET_SHIFT} AS {h_b} FROM ({units}))) AS r \
-                 ON (r.{s} IS NOT DISTINCT FROM c.{h_s}) AND (r.{h_b} IS NOT DISTINCT FROM c.{h_b})"
-            )
+                    "SELECT r.*, r.{h_rb} + c.{h_before} AS {h_r}, c.{h_n} FROM \
+                     (SELECT *, CAST(sum({h_c}) OVER (PARTITION BY {h_s}) AS BIGINT) AS {h_n}, \
+                     CAST(sum({h_c}) OVER (PARTITION BY {h_s} ORDER BY {h_b} \
+                     ROWS UNBOUNDED PRECEDING) AS BIGINT) - {h_c} AS {h_before} \
+                     FROM ({counts})) AS c \
+                     JOIN (SELECT *, CAST({rank}() OVER (PARTITION BY {s}, {h_b} ORDER BY {order}) \
+                     AS BIGINT) - 1 AS {h_rb} FROM (\
+                     SELECT *, {h_fp} >> {BUCKET_SHIFT} AS {h_b} FROM ({units}))) AS r \
+                     ON (r.{s} IS NOT DISTINCT FROM c.{h_s}) \
+                     AND (r.{h_b} IS NOT DISTINCT FROM c.{h_b})"
+                )
             };
         if !self.balanced {
             // Each row on its own: a bucket in parts per million from the
