@@ -254,7 +254,7 @@ impl Layout {
         let (n, d) = (x.rows, x.cols);
         // The columns are binned on every core, each column on its own (the
         // bins of a column do not depend on which thread fits them).
-        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        let threads = super::cores();
         let per_thread = d.div_ceil(threads).max(1);
         let fitted: Vec<(Bins, Vec<u8>)> = std::thread::scope(|scope| {
             let parts: Vec<_> = (0..d)
@@ -309,10 +309,7 @@ impl Layout {
         let threads = if rows.len() < 16_384 {
             1
         } else {
-            std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .min(tasks)
-                .max(1)
+            super::cores().min(tasks).max(1)
         };
         let mut out: Vec<Hist> = vec![Vec::new(); self.bins.len()];
         let mut keep = |done: Vec<(usize, Hist)>| {
@@ -629,7 +626,7 @@ fn partition(rows: &mut [u32], right: &mut [u32], col: &[u8], bin: u8) -> usize 
     let threads = if rows.len() < 65_536 {
         1
     } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        super::cores()
     };
     if threads == 1 {
         let nl = partition_part(rows, right, col, bin);
@@ -750,10 +747,7 @@ fn gradients(
         }
         loss
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(pieces)
-        .max(1);
+    let threads = super::cores().min(pieces).max(1);
     let per_thread = pieces.div_ceil(threads).max(1);
     let losses: Vec<f64> = std::thread::scope(|scope| {
         let handles: Vec<_> = work
@@ -848,11 +842,7 @@ impl Ensemble {
         };
         // Many rows (scoring a training set) use every core; ml_predict's
         // batches are small and already run in parallel partitions.
-        let threads = if x.rows < 65_536 {
-            1
-        } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        };
+        let threads = if x.rows < 65_536 { 1 } else { super::cores() };
         if threads == 1 || outputs == 0 {
             score(0, &mut out);
         } else {

@@ -21,9 +21,7 @@ fn chunked_sum(
     f: impl Fn(std::ops::Range<usize>, &mut [f64]) + Sync,
 ) -> Vec<f64> {
     let chunks = rows.div_ceil(CHUNK).max(1);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(chunks);
+    let threads = super::cores().min(chunks);
     let mut partials = vec![vec![0.0; width]; chunks];
     std::thread::scope(|scope| {
         let f = &f;

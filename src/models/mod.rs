@@ -249,6 +249,11 @@ pub fn recorded_type(t: &DataType) -> DataType {
     }
 }
 
+/// The cores training may use (1 if unknown).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 pub fn argmax_rows(probs: &[f64], k: usize) -> Vec<f64> {
     probs
         .chunks_exact(k)
