@@ -7,13 +7,13 @@
 //! read from CSV, Parquet or a query fingerprints alike.
 
 use arrow::array::{
-    Array, ArrayAccessor, ArrayRef, AsArray, GenericListArray, GenericListViewArray,
-    OffsetSizeTrait, PrimitiveArray,
+    Array, ArrayAccessor, ArrayRef, AsArray, FixedSizeBinaryArray, GenericByteArray,
+    GenericByteViewArray, GenericListArray, GenericListViewArray, OffsetSizeTrait, PrimitiveArray,
 };
 use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::{
-    i256, ArrowDictionaryKeyType, ArrowNativeType, ArrowPrimitiveType, DataType, Date32Type,
-    Date64Type, Decimal128Type, Decimal256Type, Decimal32Type, Decimal64Type,
+    i256, ArrowDictionaryKeyType, ArrowNativeType, ArrowPrimitiveType, ByteArrayType, ByteViewType,
+    DataType, Date32Type, Date64Type, Decimal128Type, Decimal256Type, Decimal32Type, Decimal64Type,
     DurationMicrosecondType, DurationMillisecondType, DurationNanosecondType, DurationSecondType,
     Float16Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type,
     IntervalDayTimeType, IntervalMonthDayNanoType, IntervalUnit, IntervalYearMonthType,
@@ -88,11 +88,14 @@ fn is_encodable(t: &DataType) -> bool {
     }
 }
 
-/// Rows are encoded and hashed in chunks of this many, so the chunk's
-/// encodings (a few dozen KB) stay in the L1 cache while each column writes
-/// its part of every row and the rows are hashed (1024 rows measured 20%
-/// slower, 64 no faster: `cargo bench -p mlfusion-udfs --bench udfs`).
+/// Rows are encoded and hashed in chunks of at most this many rows and
+/// about `CHUNK_BYTES` of encodings, so a chunk stays in the L1 cache while
+/// each column writes its part of every row and the rows are hashed. With
+/// 50-byte rows, 256 rows measured best (1024 were 20% slower, 64 no
+/// faster: `cargo bench -p mlfusion-udfs --bench udfs`); wider rows take
+/// fewer.
 const CHUNK_ROWS: usize = 256;
+const CHUNK_BYTES: usize = 16 * 1024;
 
 /// One argument of a row, encoded a whole column at a time: for a chunk of
 /// rows, first every row's encoded length, then every row's bytes, each in
@@ -149,8 +152,9 @@ pub fn for_each_row_fingerprint(
     let base: usize = columns.iter().filter_map(|c| c.constant_len()).sum();
     let mut ends = vec![0usize; CHUNK_ROWS.min(num_rows)];
     let mut buf = Vec::new();
-    for start in (0..num_rows).step_by(CHUNK_ROWS) {
-        let ends = &mut ends[..CHUNK_ROWS.min(num_rows - start)];
+    let (mut start, mut chunk_rows) = (0, CHUNK_ROWS);
+    while start < num_rows {
+        let ends = &mut ends[..chunk_rows.min(num_rows - start)];
         ends.fill(base);
         for c in &mut columns {
             if c.constant_len().is_none() {
@@ -171,6 +175,9 @@ pub fn for_each_row_fingerprint(
             f(start + i, fingerprint64(&buf[begin..end]));
             begin = end;
         }
+        start += ends.len();
+        // The next chunk's rows, sized by this chunk's bytes per row.
+        chunk_rows = (CHUNK_BYTES * ends.len() / total.max(1)).clamp(16, CHUNK_ROWS);
     }
     Ok(())
 }
@@ -186,7 +193,7 @@ pub fn encode_scalars(values: &[ScalarValue]) -> Result<Vec<u8>> {
 }
 
 /// `dst.copy_from_slice(src)` for slices of equal length, inline for up to
-/// 32 bytes: values are mostly that short, and a call to `memcpy` per value
+/// 64 bytes: values are mostly that short, and a call to `memcpy` per value
 /// costs more than the copy.
 #[inline(always)]
 fn copy_short(dst: &mut [u8], src: &[u8]) {
@@ -206,6 +213,10 @@ fn copy_short(dst: &mut [u8], src: &[u8]) {
         4..8 => {
             dst[..4].copy_from_slice(&src[..4]);
             dst[n - 4..].copy_from_slice(&src[n - 4..]);
+        }
+        33..=64 => {
+            dst[..32].copy_from_slice(&src[..32]);
+            dst[n - 32..].copy_from_slice(&src[n - 32..]);
         }
         _ => dst.copy_from_slice(src),
     }
@@ -423,19 +434,53 @@ struct Bytes<A> {
     tag: u8,
 }
 
+/// The byte length of a value, read without finding where its bytes are.
+trait ValueLen {
+    fn value_len(&self, row: usize) -> usize;
+}
+
+impl<T: ByteArrayType> ValueLen for &GenericByteArray<T> {
+    fn value_len(&self, row: usize) -> usize {
+        let offsets = self.value_offsets();
+        (offsets[row + 1] - offsets[row]).as_usize()
+    }
+}
+
+impl<T: ByteViewType + ?Sized> ValueLen for &GenericByteViewArray<T> {
+    fn value_len(&self, row: usize) -> usize {
+        // A view's low 32 bits are its length.
+        self.views()[row] as u32 as usize
+    }
+}
+
+impl ValueLen for &FixedSizeBinaryArray {
+    fn value_len(&self, _: usize) -> usize {
+        self.value_length() as usize
+    }
+}
+
 impl<A> ColumnEncoder for Bytes<A>
 where
-    A: ArrayAccessor,
+    A: ArrayAccessor + ValueLen,
     A::Item: AsRef<[u8]>,
 {
     fn add_lengths(&mut self, start: usize, lens: &mut [usize]) {
-        for (i, l) in lens.iter_mut().enumerate() {
-            let row = start + i;
-            *l += if self.values.is_null(row) {
-                1
-            } else {
-                9 + self.values.value(row).as_ref().len()
-            };
+        let rows = start..start + lens.len();
+        match self.values.nulls().filter(|n| n.null_count() > 0) {
+            None => {
+                for (l, row) in lens.iter_mut().zip(rows) {
+                    *l += 9 + self.values.value_len(row);
+                }
+            }
+            Some(nulls) => {
+                for (l, row) in lens.iter_mut().zip(rows) {
+                    *l += if nulls.is_null(row) {
+                        1
+                    } else {
+                        9 + self.values.value_len(row)
+                    };
+                }
+            }
         }
     }
 
@@ -471,7 +516,7 @@ where
 
 fn bytes<'a, A>(values: A, tag: u8) -> Column<'a>
 where
-    A: ArrayAccessor + 'a,
+    A: ArrayAccessor + ValueLen + 'a,
     A::Item: AsRef<[u8]>,
 {
     Box::new(Bytes { values, tag })
