@@ -315,14 +315,42 @@ impl ColumnEncoder for Constant {
 
     fn write(&self, _: usize, buf: &mut [u8], ends: &mut [usize]) {
         let n = self.0.len();
-        for e in ends {
-            copy_short(&mut buf[*e..*e + n], &self.0);
-            *e += n;
+        if (8..=16).contains(&n) {
+            // A salt of up to 8 characters: two 8-byte copies a row, not
+            // `copy_short`'s four, as the length is known for all rows.
+            let (head, tail) = (&self.0[..8], &self.0[n - 8..]);
+            for e in ends {
+                let out = &mut buf[*e..*e + n];
+                out[..8].copy_from_slice(head);
+                out[n - 8..].copy_from_slice(tail);
+                *e += n;
+            }
+        } else {
+            for e in ends {
+                copy_short(&mut buf[*e..*e + n], &self.0);
+                *e += n;
+            }
         }
     }
 
     fn encode_row(&self, _: usize, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.0);
+    }
+}
+
+/// Calls `f(i)` for the index of each unset bit of `bits` (each NULL of a
+/// validity), 64 bits at a time: NULLs are mostly few.
+fn for_each_unset(bits: &BooleanBuffer, mut f: impl FnMut(usize)) {
+    for (w, word) in bits.bit_chunks().iter_padded().enumerate() {
+        let mut unset = !word;
+        while unset != 0 {
+            let i = w * 64 + unset.trailing_zeros() as usize;
+            if i >= bits.len() {
+                return; // the last word's padding
+            }
+            f(i);
+            unset &= unset - 1;
+        }
     }
 }
 
@@ -358,9 +386,8 @@ where
         match self.validity(start, lens.len()) {
             None => lens.iter_mut().for_each(|l| *l += W),
             Some(valid) => {
-                for (l, valid) in lens.iter_mut().zip(valid.iter()) {
-                    *l += 1 + (W - 1) * valid as usize;
-                }
+                lens.iter_mut().for_each(|l| *l += W);
+                for_each_unset(&valid, |i| lens[i] -= W - 1);
             }
         }
     }

@@ -567,9 +567,12 @@ fn columns_encode_as_their_values_do() {
             (i % 9 != 0).then(|| "a string longer than twelve bytes, ".repeat(i % 4))
         })));
     columns.push(long_strings);
-    // Every length up to 40 bytes, each copied its own way.
+    // Every length up to 70 bytes, each copied its own way.
     let every_length: ArrayRef = Arc::new(StringArray::from_iter((0..ROWS).map(|i| {
-        (i % 43 != 0).then(|| "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"[..i % 41].to_string())
+        (i % 73 != 0).then(|| {
+            "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ!@#$%^&*()"[..i % 71]
+                .to_string()
+        })
     })));
     columns.push(every_length);
     let columns: Vec<ArrayRef> = columns.iter().map(|c| c.slice(5, ROWS - 5)).collect();
@@ -587,19 +590,24 @@ fn columns_encode_as_their_values_do() {
             c.data_type()
         );
     }
-    // All of them in one row, after a constant salt.
-    let salt = ScalarValue::Utf8(Some("v1".into()));
-    let mut args = vec![ColumnarValue::Scalar(salt.clone())];
-    args.extend(columns.iter().cloned().map(col));
-    let expected: Vec<u64> = (0..rows)
-        .map(|r| {
-            let mut bytes = enc(salt.clone());
-            for c in &columns {
-                bytes.extend(value_bytes(c, r));
-            }
-            fingerprint64(&bytes)
-        })
-        .collect();
-    assert_eq!(row_hashes(args, rows), expected);
+    // All of them in one row, after a constant salt; constants of every
+    // length from 1 to 24 bytes, each copied its own way.
+    let salts = (0..16)
+        .map(|n| ScalarValue::Utf8(Some("0123456789abcdef"[..n].into())))
+        .chain([ScalarValue::Null, ScalarValue::Boolean(Some(true))]);
+    for salt in salts {
+        let mut args = vec![ColumnarValue::Scalar(salt.clone())];
+        args.extend(columns.iter().cloned().map(col));
+        let expected: Vec<u64> = (0..rows)
+            .map(|r| {
+                let mut bytes = enc(salt.clone());
+                for c in &columns {
+                    bytes.extend(value_bytes(c, r));
+                }
+                fingerprint64(&bytes)
+            })
+            .collect();
+        assert_eq!(row_hashes(args, rows), expected, "salt {salt:?}");
+    }
     assert!(columns.iter().all(|c| c.len() == rows));
 }
