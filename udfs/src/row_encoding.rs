@@ -316,8 +316,9 @@ impl ColumnEncoder for Constant {
     fn write(&self, _: usize, buf: &mut [u8], ends: &mut [usize]) {
         let n = self.0.len();
         if (8..=16).contains(&n) {
-            // A salt of up to 8 characters: two 8-byte copies a row, not
-            // `copy_short`'s four, as the length is known for all rows.
+            // An integer, or a salt of up to 7 characters: two 8-byte
+            // copies a row, not `copy_short`'s four, as the length is the
+            // same on every row.
             let (head, tail) = (&self.0[..8], &self.0[n - 8..]);
             for e in ends {
                 let out = &mut buf[*e..*e + n];
