@@ -493,22 +493,13 @@ where
     A::Item: AsRef<[u8]>,
 {
     fn add_lengths(&mut self, start: usize, lens: &mut [usize]) {
-        let rows = start..start + lens.len();
-        match self.values.nulls().filter(|n| n.null_count() > 0) {
-            None => {
-                for (l, row) in lens.iter_mut().zip(rows) {
-                    *l += 9 + self.values.value_len(row);
-                }
-            }
-            Some(nulls) => {
-                for (l, row) in lens.iter_mut().zip(rows) {
-                    *l += if nulls.is_null(row) {
-                        1
-                    } else {
-                        9 + self.values.value_len(row)
-                    };
-                }
-            }
+        for (i, l) in lens.iter_mut().enumerate() {
+            *l += 9 + self.values.value_len(start + i);
+        }
+        // A NULL is its tag alone, whatever its slot holds.
+        if let Some(nulls) = self.values.nulls().filter(|n| n.null_count() > 0) {
+            let valid = nulls.inner().slice(start, lens.len());
+            for_each_unset(&valid, |i| lens[i] -= 8 + self.values.value_len(start + i));
         }
     }
 
