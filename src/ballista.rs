@@ -359,8 +359,11 @@ impl QueryPlanner for ClientPlanner {
 }
 
 /// `state` with mlfusion's codecs, which Ballista's client, standalone
-/// scheduler and standalone executor take from its configuration.
+/// scheduler and standalone executor take from its configuration, and
+/// without the rule whose row selections plan serialization drops (a
+/// standalone scheduler plans with this state).
 fn with_codecs(state: SessionState) -> SessionState {
+    let state = crate::parquet_row_ranges::without_parquet_row_ranges(state);
     let runtime = Arc::clone(state.runtime_env());
     let config = state
         .config()
@@ -466,7 +469,8 @@ fn node_state(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionState {
         .build();
     let ctx = SessionContext::new_with_state(state);
     crate::register_all(&ctx);
-    ctx.state()
+    // Its plans are serialized, which drops row selections.
+    crate::parquet_row_ranges::without_parquet_row_ranges(ctx.state())
 }
 
 fn ballista_error(e: ballista_core::error::BallistaError) -> DataFusionError {

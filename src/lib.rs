@@ -44,6 +44,7 @@ mod ml_validate_skew;
 pub mod models;
 pub mod object_stores;
 mod options;
+pub mod parquet_row_ranges;
 pub mod profile;
 pub mod progress;
 pub mod registry;
@@ -61,7 +62,9 @@ pub const MLFUSION_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// `ml_evaluate`, `ml_confusion_matrix`, `ml_roc_curve`, `ml_models`,
 /// `ml_deploy`), the `mlfusion.*` settings, and
 /// the analyzer rule that lets `row_fingerprint(*)` and
-/// `dataset_fingerprint(*)` take every column.
+/// `dataset_fingerprint(*)` take every column, and the physical optimizer
+/// rule that splits Parquet files between partitions by rows
+/// ([`parquet_row_ranges`]).
 pub fn register_all(ctx: &SessionContext) {
     register_functions(ctx);
     ctx.add_analyzer_rule(Arc::new(wildcard::ExpandRowWildcards));
@@ -75,6 +78,7 @@ pub fn register_all(ctx: &SessionContext) {
     if extensions.get::<config::MlfusionOptions>().is_none() {
         extensions.insert(config::MlfusionOptions::default());
     }
+    *state = parquet_row_ranges::with_parquet_row_ranges(state.clone());
 }
 
 /// Registers mlfusion's scalar and aggregate functions on `ctx`.

@@ -310,8 +310,14 @@ async fn standalone_mode_answers_as_the_embedded_engine() -> datafusion::error::
         "SET mlfusion.registry = '{}'",
         dir.path().join("registry").display()
     );
-    let embedded = mlfusion::session_context(SessionConfig::new());
-    let standalone = mlfusion::ballista::standalone(SessionConfig::new()).await?;
+    // Files cut into byte ranges however small (four files in three
+    // partitions): the embedded engine reads them by rows
+    // (`parquet_row_ranges`), the cluster by row groups.
+    let config = SessionConfig::new()
+        .with_target_partitions(3)
+        .set_usize("datafusion.optimizer.repartition_file_min_size", 0);
+    let embedded = mlfusion::session_context(config.clone());
+    let standalone = mlfusion::ballista::standalone(config).await?;
     run(&embedded, &set_registry).await?;
     run(&standalone, &set_registry).await?;
     run(
