@@ -18,7 +18,8 @@
 //!
 //! Only local sessions use this rule: a file's row selection is not part of
 //! DataFusion's plan serialization, so plans that a Ballista scheduler sends
-//! to executors must not carry one (its sessions do not add the rule).
+//! to executors must not carry one (mlfusion's Ballista sessions leave the
+//! rule out).
 
 use std::sync::Arc;
 
