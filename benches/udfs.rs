@@ -297,8 +297,8 @@ fn row_fingerprint(c: &mut Criterion) {
             b
         })
         .collect();
-    // The floor is only meaningful if it hashes what the kernel hashes, and
-    // so are the row-at-a-time encoders.
+    // The floor is only meaningful if it hashes what the kernel hashes; the
+    // row-at-a-time encoders must give the kernel's hashes too.
     let ColumnarValue::Array(kernel) = invoke(&f, &args) else {
         panic!("row_fingerprint of columns returns a column")
     };
