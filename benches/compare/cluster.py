@@ -60,8 +60,8 @@ def start_cluster(binary: str, work: str) -> tuple[str, list[subprocess.Popen]]:
 def main() -> None:
     parser = arguments(__doc__, rows=1_000_000, runs=3)
     args = parser.parse_args()
-    path = table(args.rows, args.data)
-    train = table(100_000, args.data)
+    path = table(args.rows, args.data, seed=args.seed)
+    train = table(100_000, args.data, seed=args.seed)
     work = tempfile.mkdtemp(prefix="mlfusion-cluster-bench-")
     url, processes = start_cluster(args.mlfusion, work)
     embedded = Mlfusion(args.mlfusion)

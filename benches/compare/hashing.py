@@ -53,7 +53,7 @@ def bq_buckets(path: str, ours: Mlfusion, runs: int) -> dict:
 
 def main() -> None:
     args = arguments(__doc__).parse_args()
-    path = table(args.rows, args.data)
+    path = table(args.rows, args.data, seed=args.seed)
     ours = Mlfusion(args.mlfusion)
     header()
     results = [fold_counts(path, ours, args.runs), bq_buckets(path, ours, max(1, args.runs // 2))]

@@ -36,7 +36,7 @@ def main() -> None:
     parser = arguments(__doc__, runs=None)
     parser.add_argument("--small-rows", type=int, default=1_000_000)
     args = parser.parse_args()
-    big, small = table(args.rows, args.data), table(args.small_rows, args.data)
+    big, small = table(args.rows, args.data, seed=args.seed), table(args.small_rows, args.data, seed=args.seed)
     out = os.path.join(args.data, "memory_out")
     registry = os.path.join(args.data, "memory_registry")
     results = []

@@ -132,9 +132,10 @@ def main() -> None:
                         help="comma-separated subset (a predict case needs its train case)")
     args = parser.parse_args()
     cases = args.cases.split(",")
-    train = table(args.train_rows, args.data)
-    big = table(args.rows, args.data) if any(c.endswith("_predict") for c in cases) else None
-    test = table(200_000, args.data, name="churn_test", seed=7)
+    train = table(args.train_rows, args.data, seed=args.seed)
+    big = table(args.rows, args.data, seed=args.seed) if any(c.endswith("_predict") for c in cases) else None
+    # The evaluation table has a seed of its own, never the training table's.
+    test = table(200_000, args.data, name="churn_test", seed=7 if args.seed != 7 else 8)
     registry = os.path.join(args.data, "registry")
     shutil.rmtree(registry, ignore_errors=True)
     ours = Mlfusion(args.mlfusion)

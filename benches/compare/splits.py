@@ -71,7 +71,7 @@ def split_parquet(path: str, ours: Mlfusion, runs: int, out: str) -> dict:
 
 def main() -> None:
     args = arguments(__doc__).parse_args()
-    path = table(args.rows, args.data)
+    path = table(args.rows, args.data, seed=args.seed)
     ours = Mlfusion(args.mlfusion)
     header()
     results = [

@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
-    path = table(args.rows, args.data)
+    path = table(args.rows, args.data, seed=args.seed)
     cli = Mlfusion(args.mlfusion)
     cli.run("SET mlfusion.registry = 'registry'")
     source = f"'{path}'"
