@@ -518,7 +518,7 @@ fn times_of_day_are_exact_nanoseconds() {
 /// chunk boundaries.
 #[test]
 fn columns_encode_as_their_values_do() {
-    use arrow::array::{Array, IntervalMonthDayNanoArray, NullArray, UInt64Array};
+    use arrow::array::{Array, BinaryViewArray, IntervalMonthDayNanoArray, NullArray, UInt64Array};
     use arrow::compute::cast;
     use arrow::datatypes::{IntervalMonthDayNano, TimeUnit};
 
@@ -574,7 +574,15 @@ fn columns_encode_as_their_values_do() {
                 .to_string()
         })
     })));
+    // As views too (inline up to 12 bytes), and as binaries of up to 150
+    // bytes: values of every copy path, some at the very end of their buffer.
+    for t in [DataType::Utf8View, DataType::LargeBinary] {
+        columns.push(cast(&every_length, &t).unwrap());
+    }
     columns.push(every_length);
+    columns.push(Arc::new(BinaryViewArray::from_iter((0..ROWS).map(|i| {
+        (i % 31 != 0).then(|| b"0123456789".repeat(15)[..(i * 7) % 151].to_vec())
+    }))));
     let columns: Vec<ArrayRef> = columns.iter().map(|c| c.slice(5, ROWS - 5)).collect();
     let rows = ROWS - 5;
 
