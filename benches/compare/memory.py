@@ -12,9 +12,21 @@
 import os
 import shutil
 import subprocess
-import time
+import sys
 
 from harness import arguments, save, table
+
+# Linux starts a process's peak RSS at the peak of the process that forked it, so a child
+# of this script (which holds generated tables and numpy) would report at least this
+# script's RSS. The measured process is therefore started by a fresh, small interpreter,
+# which passes its output through and writes the seconds and the peak (KiB) to a pipe.
+SPAWN = """import os, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+os.write(int(sys.argv[1]), f"{time.perf_counter() - start} {usage.ru_maxrss}".encode())
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
 
 def run(binary: str, statements: list[str], args: tuple = ()) -> tuple[float, float]:
@@ -22,14 +34,16 @@ def run(binary: str, statements: list[str], args: tuple = ()) -> tuple[float, fl
     command = [binary, "--format", "csv", *args]
     for s in statements:
         command += ["-c", s]
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if status != 0 or "Error" in out:
-        raise SystemExit(f"mlfusion failed ({status}):\n{out[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    read_end, write_end = os.pipe()
+    proc = subprocess.run([sys.executable, "-S", "-c", SPAWN, str(write_end), *command],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          pass_fds=(write_end,))
+    os.close(write_end)
+    with os.fdopen(read_end) as f:
+        measured = f.read().split()
+    if proc.returncode != 0 or "Error" in proc.stdout or len(measured) != 2:
+        raise SystemExit(f"mlfusion failed ({proc.returncode}):\n{proc.stdout[-2000:]}")
+    return float(measured[0]), int(measured[1]) / 1024
 
 
 def main() -> None:
