@@ -110,10 +110,10 @@ impl ScalarUDFImpl for AbsMod {
                 Ok(ColumnarValue::Scalar(ScalarValue::Int64(result)))
             }
             (ColumnarValue::Array(x), ColumnarValue::Scalar(n)) => {
-                let n = check_scalar_n(n)?;
+                let n = Remainder::new(check_scalar_n(n)?);
                 Ok(ColumnarValue::Array(match x.data_type() {
-                    DataType::UInt64 => fold(x.as_primitive::<UInt64Type>(), n, abs_mod_u64),
-                    _ => fold(x.as_primitive::<Int64Type>(), n, abs_mod_i64),
+                    DataType::UInt64 => fold(x.as_primitive::<UInt64Type>(), |x| n.of(x)),
+                    _ => fold(x.as_primitive::<Int64Type>(), |x| n.of(x.unsigned_abs())),
                 }))
             }
             (x, ColumnarValue::Array(n)) => {
@@ -168,12 +168,45 @@ fn abs_mod_u64(x: u64, n: u64) -> i64 {
     (x % n) as i64
 }
 
-fn fold<T: ArrowPrimitiveType>(
-    x: &PrimitiveArray<T>,
+/// `x % n` for a column of x and one n, by multiplying instead of dividing
+/// (a 64-bit division costs several multiplies): the quotient is the high
+/// half of `x * m`, corrected and shifted, as compilers do for a constant n
+/// (Granlund and Montgomery, "Division by invariant integers using
+/// multiplication", 1994; Hacker's Delight, 10-8).
+struct Remainder {
     n: u64,
-    f: impl Fn(T::Native, u64) -> i64,
-) -> ArrayRef {
-    Arc::new(x.unary::<_, Int64Type>(|v| f(v, n)))
+    /// floor(2^64 * (2^l - n) / n) + 1, with l = ceil(log2 n).
+    m: u64,
+    /// l - 1; n = 1 has no l and is handled apart.
+    shift: u32,
+}
+
+impl Remainder {
+    fn new(n: u64) -> Self {
+        if n <= 1 {
+            return Self { n, m: 0, shift: 0 };
+        }
+        debug_assert!(n <= i64::MAX as u64);
+        let l = u64::BITS - (n - 1).leading_zeros();
+        // 2^(64 + l) fits in 128 bits: l = 64 only for n > 2^63, and n is a
+        // positive BIGINT.
+        let m = ((1u128 << (64 + l)) / u128::from(n) - (1u128 << 64) + 1) as u64;
+        Self { n, m, shift: l - 1 }
+    }
+
+    #[inline]
+    fn of(&self, x: u64) -> u64 {
+        if self.n <= 1 {
+            return 0;
+        }
+        let t = ((u128::from(x) * u128::from(self.m)) >> 64) as u64;
+        let q = (t + ((x - t) >> 1)) >> self.shift;
+        x - q * self.n
+    }
+}
+
+fn fold<T: ArrowPrimitiveType>(x: &PrimitiveArray<T>, f: impl Fn(T::Native) -> u64) -> ArrayRef {
+    Arc::new(x.unary::<_, Int64Type>(|v| f(v) as i64))
 }
 
 #[cfg(test)]
@@ -191,5 +224,27 @@ mod tests {
         assert_eq!(abs_mod_i64(i64::MAX, 10), 7);
         assert_eq!(abs_mod_i64(-7, 3), 1);
         assert_eq!(abs_mod_u64(u64::MAX, 10), 5);
+    }
+
+    #[test]
+    fn remainder_by_multiplying_is_exact() {
+        // Edges of both operands, and pseudo-random ones (fingerprints of
+        // counters) at every magnitude.
+        let random = |i: u64| crate::farmhash::fingerprint64(&i.to_le_bytes());
+        let mut ns = vec![1, 2, 3, 5, 7, 10, 16, 100, 1 << 32, (1 << 32) + 1, 1 << 62];
+        ns.extend([(1 << 62) + 1, i64::MAX as u64 - 1, i64::MAX as u64]);
+        ns.extend(
+            (0..300)
+                .map(|i| random(i) >> (i % 63 + 1))
+                .filter(|&n| n > 0),
+        );
+        for (k, n) in ns.into_iter().enumerate() {
+            let r = Remainder::new(n);
+            let mut xs = vec![0, 1, n - 1, n, n + 1, n.wrapping_mul(3), 1 << 63, u64::MAX];
+            xs.extend((0..500).map(|i| random(1_000_000 * (k as u64 + 1) + i) >> (i % 64)));
+            for x in xs {
+                assert_eq!(r.of(x), x % n, "{x} % {n}");
+            }
+        }
     }
 }
