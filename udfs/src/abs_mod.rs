@@ -177,7 +177,7 @@ struct Remainder {
     n: u64,
     /// floor(2^64 * (2^l - n) / n) + 1, with l = ceil(log2 n).
     m: u64,
-    /// l - 1; n = 1 has no l and is handled apart.
+    /// l - 1 (n = 1, where l = 0, is handled apart).
     shift: u32,
 }
 
