@@ -52,7 +52,7 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// returns it to the OS, not 1 s. A query over a 5M-row Parquet file reads
 /// about 250 MB into buffers that it frees as it goes; memory returned
 /// between two queries comes back as fresh pages that the kernel zeroes
-/// again on first touch: about 5% of the wall time of back-to-back queries.
+/// again on first touch: 2-5% of the wall time of back-to-back queries.
 /// Not under `--memory-limit`: keeping memory raised the peak RSS of a
 /// spilling `ml_split` by 10-15%. `MIMALLOC_PURGE_DELAY` still overrides this
 /// default.
