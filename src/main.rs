@@ -284,14 +284,15 @@ impl Args {
     }
 }
 
-/// Calls [`main_inner`], then handles printing errors and returning the correct exit code
+/// Parses the arguments and sets up the allocator before any thread starts,
+/// runs [`main_inner`] (or a cluster process), then prints any error and
+/// returns the exit code
 pub fn main() -> ExitCode {
     let cluster = match env::args().nth(1).as_deref() {
         Some("scheduler") => Some(true),
         Some("executor") => Some(false),
         _ => None,
     };
-    // Parsed before any thread starts, so that the allocator is set up first.
     let args = cluster.is_none().then(Args::parse);
     set_up_allocator(args.as_ref());
     let runtime = tokio::runtime::Builder::new_multi_thread()
