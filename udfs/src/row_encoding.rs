@@ -24,7 +24,7 @@ use arrow::datatypes::{
 use datafusion_common::{internal_err, plan_err, Result, ScalarValue};
 use datafusion_expr::ColumnarValue;
 
-use crate::farmhash::fingerprint64;
+use crate::farmhash::fingerprint64_rows;
 
 /// Type tags of encoding v1 (one byte before each value).
 pub mod tag {
@@ -151,6 +151,7 @@ pub fn for_each_row_fingerprint(
     // The length every row has from columns of constant length.
     let base: usize = columns.iter().filter_map(|c| c.constant_len()).sum();
     let mut ends = vec![0usize; CHUNK_ROWS.min(num_rows)];
+    let mut hashes = vec![0u64; ends.len()];
     let mut buf = Vec::new();
     let (mut start, mut chunk_rows) = (0, CHUNK_ROWS);
     while start < num_rows {
@@ -170,10 +171,10 @@ pub fn for_each_row_fingerprint(
         for c in &columns {
             c.write(start, &mut buf, ends);
         }
-        let mut begin = 0;
-        for (i, &end) in ends.iter().enumerate() {
-            f(start + i, fingerprint64(&buf[begin..end]));
-            begin = end;
+        let hashes = &mut hashes[..ends.len()];
+        fingerprint64_rows(&buf, ends, hashes);
+        for (i, &h) in hashes.iter().enumerate() {
+            f(start + i, h);
         }
         start += ends.len();
         // The next chunk's rows, sized by this chunk's bytes per row.
