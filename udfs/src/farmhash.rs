@@ -319,6 +319,13 @@ mod lanes {
         (add(a, f[3]), add(b, c))
     }
 
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn vec(v: [u64; 8]) -> __m512i {
+        // SAFETY: an unaligned load of 64 bytes from an array of 64 bytes.
+        unsafe { _mm512_loadu_si512(v.as_ptr() as *const _) }
+    }
+
     /// The eight words of the 64 bytes at `buf[at[l]..]`, lane `l` from row
     /// `l`: each row's block loaded whole, then the 8 x 8 words transposed.
     ///
@@ -331,10 +338,6 @@ mod lanes {
             // SAFETY: 64 bytes at `at[l]`, inside `buf`.
             unsafe { _mm512_loadu_si512(buf.as_ptr().add(at[l] as usize) as *const _) }
         });
-        let idx = |v: [i64; 8]| {
-            // SAFETY: an unaligned load of 64 bytes from an array of 64 bytes.
-            unsafe { _mm512_loadu_si512(v.as_ptr() as *const _) }
-        };
         // Pairs of rows: even words, then odd words.
         let t: [__m512i; 8] = std::array::from_fn(|k| {
             let (a, b) = (r[k & !1], r[k | 1]);
@@ -346,8 +349,8 @@ mod lanes {
         });
         // Quads of rows: u[0] words 0 and 4, u[1] 1 and 5, u[2] 2 and 6, u[3] 3 and 7.
         let (lo, hi) = (
-            idx([0, 1, 8, 9, 4, 5, 12, 13]),
-            idx([2, 3, 10, 11, 6, 7, 14, 15]),
+            vec([0, 1, 8, 9, 4, 5, 12, 13]),
+            vec([2, 3, 10, 11, 6, 7, 14, 15]),
         );
         let quad = |base: usize| -> [__m512i; 4] {
             [
@@ -359,20 +362,13 @@ mod lanes {
         };
         let (u, v) = (quad(0), quad(4));
         let (lo, hi) = (
-            idx([0, 1, 2, 3, 8, 9, 10, 11]),
-            idx([4, 5, 6, 7, 12, 13, 14, 15]),
+            vec([0, 1, 2, 3, 8, 9, 10, 11]),
+            vec([4, 5, 6, 7, 12, 13, 14, 15]),
         );
         std::array::from_fn(|j| {
             let m = if j < 4 { lo } else { hi };
             _mm512_permutex2var_epi64(u[j % 4], m, v[j % 4])
         })
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn vec(v: [u64; 8]) -> __m512i {
-        // SAFETY: an unaligned load of 64 bytes from an array of 64 bytes.
-        unsafe { _mm512_loadu_si512(v.as_ptr() as *const _) }
     }
 
     /// # Safety
