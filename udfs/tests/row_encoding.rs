@@ -518,7 +518,10 @@ fn times_of_day_are_exact_nanoseconds() {
 /// chunk boundaries.
 #[test]
 fn columns_encode_as_their_values_do() {
-    use arrow::array::{Array, BinaryViewArray, IntervalMonthDayNanoArray, NullArray, UInt64Array};
+    use arrow::array::{
+        Array, BinaryViewArray, FixedSizeBinaryArray, IntervalMonthDayNanoArray, NullArray,
+        UInt64Array,
+    };
     use arrow::compute::cast;
     use arrow::datatypes::{IntervalMonthDayNano, TimeUnit};
 
@@ -583,6 +586,16 @@ fn columns_encode_as_their_values_do() {
     columns.push(Arc::new(BinaryViewArray::from_iter((0..ROWS).map(|i| {
         (i % 31 != 0).then(|| b"0123456789".repeat(15)[..(i * 7) % 151].to_vec())
     }))));
+    // Fixed-size binaries, short and of a copy path's width.
+    for width in [3, 20] {
+        columns.push(Arc::new(
+            FixedSizeBinaryArray::try_from_sparse_iter_with_size(
+                (0..ROWS).map(|i| (i % 6 != 1).then(|| vec![(i % 251) as u8; width])),
+                width as i32,
+            )
+            .unwrap(),
+        ));
+    }
     let columns: Vec<ArrayRef> = columns.iter().map(|c| c.slice(5, ROWS - 5)).collect();
     let rows = ROWS - 5;
 
