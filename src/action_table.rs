@@ -1,7 +1,12 @@
-//! A table whose rows are computed when a query runs it, not when the query
-//! is planned: `ml_train`, `ml_evaluate`, `ml_models` and `ml_deploy` do
-//! their work (training, reading the registry, moving an alias) in `scan`,
-//! so `CREATE VIEW` over them does nothing until the view is queried.
+//! A table whose rows are computed when a query executes it, not when the
+//! query is planned: the acting table functions (`ml_train`, `ml_tune`,
+//! `ml_evaluate`, `ml_describe`, `ml_validate_*`, `ml_models`, `ml_deploy`,
+//! …) return an [`ActionTable`], whose `scan` builds a lazy plan
+//! ([`StreamingTableExec`] over one [`ActionStream`]). The action (training,
+//! reading the registry, moving an alias) runs when that plan is executed,
+//! once per execution: `EXPLAIN` acts not at all, `EXPLAIN ANALYZE` and a
+//! plain query once, and `CREATE VIEW` over a function only when the view is
+//! queried.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,22 +17,26 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::Result;
-use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::TableType;
-use datafusion::execution::SessionState;
+use datafusion::execution::{SendableRecordBatchStream, SessionState, TaskContext};
 use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::ExecutionPlan;
 use futures::future::BoxFuture;
+use futures::{stream, TryStreamExt};
 
 use crate::source::session_state;
 
+/// What an acting table function does when its plan executes: its result
+/// rows, computed in the session the query was planned in.
 pub type Action =
     Box<dyn Fn(SessionState) -> BoxFuture<'static, Result<Vec<RecordBatch>>> + Send + Sync>;
 
 pub struct ActionTable {
     name: &'static str,
     schema: SchemaRef,
-    action: Action,
+    action: Arc<Action>,
 }
 
 /// Numbers the calls of table functions (see [`distinct_call`]).
@@ -51,7 +60,7 @@ impl ActionTable {
         Self {
             name,
             schema: distinct_call(&schema),
-            action,
+            action: Arc::new(action),
         }
     }
 }
@@ -77,18 +86,61 @@ impl TableProvider for ActionTable {
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
         _filters: &[Expr],
-        _limit: Option<usize>,
+        limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let state = session_state(self.name, state)?.clone();
-        let batches = (self.action)(state)
-            .await?
-            .into_iter()
-            .map(|b| b.with_schema(Arc::clone(&self.schema)))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(MemorySourceConfig::try_new_exec(
-            &[batches],
+        let stream = ActionStream {
+            name: self.name,
+            schema: Arc::clone(&self.schema),
+            action: Arc::clone(&self.action),
+            state: session_state(self.name, state)?.clone(),
+        };
+        Ok(Arc::new(StreamingTableExec::try_new(
             Arc::clone(&self.schema),
-            projection.cloned(),
-        )?)
+            vec![Arc::new(stream)],
+            projection,
+            [],
+            false,
+            limit,
+        )?))
+    }
+}
+
+/// The one partition of an [`ActionTable`]'s plan: runs the action when it
+/// is executed and streams its rows.
+struct ActionStream {
+    name: &'static str,
+    schema: SchemaRef,
+    action: Arc<Action>,
+    state: SessionState,
+}
+
+impl fmt::Debug for ActionStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ActionStream({})", self.name)
+    }
+}
+
+impl PartitionStream for ActionStream {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let schema = Arc::clone(&self.schema);
+        let rows = (self.action)(self.state.clone());
+        let batches = stream::once(rows)
+            .map_ok(move |batches| {
+                let schema = Arc::clone(&schema);
+                stream::iter(
+                    batches
+                        .into_iter()
+                        .map(move |b| Ok(b.with_schema(Arc::clone(&schema))?)),
+                )
+            })
+            .try_flatten();
+        Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            batches,
+        ))
     }
 }
