@@ -22,12 +22,14 @@ use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+pub use mlfusion_models as models;
 pub use mlfusion_udfs as udfs;
 
 mod action_table;
 #[cfg(feature = "ballista")]
 pub mod ballista;
 pub mod config;
+mod errors;
 mod ml_confusion_matrix;
 mod ml_deploy;
 mod ml_describe;
@@ -41,7 +43,6 @@ mod ml_tune;
 mod ml_validate_drift;
 mod ml_validate_schema;
 mod ml_validate_skew;
-pub mod models;
 pub mod object_stores;
 mod options;
 pub mod parquet_row_ranges;

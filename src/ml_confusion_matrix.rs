@@ -10,6 +10,7 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::Result;
 
 use crate::action_table::ActionTable;
+use crate::errors::IntoDataFusion;
 use crate::ml_evaluate::{model_and_source, score_classes};
 use crate::models::argmax_rows;
 
@@ -22,7 +23,7 @@ impl TableFunctionImpl for MlConfusionMatrix {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let (metadata, model, source) = model_and_source(NAME, &args, true)?;
         let classes = model.label.classes.clone();
-        let label_type = model.label.arrow_type()?;
+        let label_type = model.label.arrow_type().into_df()?;
         let mut fields = vec![Field::new("expected_label", label_type, false)];
         fields.extend(
             classes
@@ -51,7 +52,7 @@ impl TableFunctionImpl for MlConfusionMatrix {
                     for (t, p) in truth.iter().zip(argmax_rows(&probs, k)) {
                         counts[p as usize][*t] += 1;
                     }
-                    let mut columns: Vec<ArrayRef> = vec![model.label.class_array()?];
+                    let mut columns: Vec<ArrayRef> = vec![model.label.class_array().into_df()?];
                     for column in counts {
                         columns.push(Arc::new(Int64Array::from(column)));
                     }

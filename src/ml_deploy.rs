@@ -20,6 +20,7 @@ use datafusion::logical_expr::LogicalPlan;
 
 use crate::action_table::ActionTable;
 use crate::ml_evaluate::evaluate;
+use crate::models::{metrics, ModelType};
 use crate::options::Options;
 use crate::progress;
 use crate::registry::{now_rfc3339, validate_alias, validate_name, AliasEntry, Metadata, Registry};
@@ -44,18 +45,23 @@ fn schema() -> SchemaRef {
     ]))
 }
 
-/// The score `best_score` maximizes: ROC AUC, R², or the negated
-/// Davies–Bouldin index (lower is better).
-/// The metric versions are ranked by: ROC AUC, R², or the negated
-/// Davies–Bouldin index (higher is better for all three).
-fn headline(metric: impl Fn(&str) -> Option<f64>) -> Option<f64> {
-    metric("roc_auc")
-        .or_else(|| metric("r2_score"))
-        .or_else(|| metric("davies_bouldin_index").map(|v| -v))
+/// The score `best_score` maximizes: the default objective of the model's
+/// task (ROC AUC, R², the Davies–Bouldin index), negated where lower is
+/// better, so that higher is better for every model type.
+fn headline(version: &Metadata, metric: impl Fn(&str) -> Option<f64>) -> Option<f64> {
+    let objective = ModelType::parse(&version.model_type)?
+        .task()
+        .default_objective();
+    let value = metric(objective)?;
+    Some(if metrics::higher_is_better(objective) {
+        value
+    } else {
+        -value
+    })
 }
 
 fn score(m: &Metadata) -> Option<f64> {
-    headline(|k| m.metrics.get(k).copied().flatten())
+    headline(m, |k| m.metrics.get(k).copied().flatten())
 }
 
 struct Request {
@@ -76,7 +82,7 @@ async fn held_out_score(
 ) -> Result<Option<f64>> {
     let model = Arc::new(registry.load(version).await?);
     let metrics = evaluate(NAME, state.clone(), rows.clone(), version, model).await?;
-    Ok(headline(|k| {
+    Ok(headline(version, |k| {
         metrics
             .iter()
             .find(|(name, _)| *name == k)

@@ -18,6 +18,7 @@ use datafusion::physical_plan::execute_stream;
 use futures::StreamExt;
 
 use crate::action_table::ActionTable;
+use crate::errors::IntoDataFusion;
 use crate::ml_predict::{model_and_source_args, predict_plan, predicted_name, probs_name};
 use crate::models::{class_indices, kmeans, metrics, numeric_label, Model, ModelType, Params};
 use crate::registry::Metadata;
@@ -41,7 +42,7 @@ async fn evaluate_kmeans(
     let mut stream = execute_stream(plan, state.task_ctx())?;
     let mut summary = kmeans::Summary::new(centroids);
     while let Some(batch) = stream.next().await {
-        summary.add(&model.features.transform(&batch?)?);
+        summary.add(&model.features.transform(&batch?).into_df()?);
     }
     Ok(summary.finish())
 }
@@ -68,13 +69,11 @@ pub async fn evaluate(
 }
 
 fn schema_for(model: &Model) -> SchemaRef {
-    let names = match model.model_type {
-        ModelType::Kmeans => metrics::KMEANS,
-        t if t.is_classifier() => metrics::CLASSIFICATION,
-        _ => metrics::REGRESSION,
-    };
     Arc::new(Schema::new(
-        names
+        model
+            .model_type
+            .task()
+            .metrics()
             .iter()
             .map(|n| Field::new(*n, DataType::Float64, true))
             .collect::<Vec<_>>(),
@@ -137,8 +136,9 @@ pub async fn score_rows(
         if model.model_type.is_classifier() {
             // In the training label's type, so that BIGINT 1 matches a DOUBLE
             // model's class "1.0".
-            let label_array = &cast(label_array, &model.label.arrow_type()?)?;
-            for (i, c) in class_indices(function, &label, label_array, classes)?
+            let label_array = &cast(label_array, &model.label.arrow_type().into_df()?)?;
+            for (i, c) in class_indices(function, &label, label_array, classes)
+                .into_df()?
                 .into_iter()
                 .enumerate()
             {
@@ -176,7 +176,7 @@ pub async fn score_rows(
                 probs.extend_from_slice(&all[start..end]);
             }
         } else {
-            truth.extend(numeric_label(function, &label, label_array)?);
+            truth.extend(numeric_label(function, &label, label_array).into_df()?);
             values.extend(prediction.as_primitive::<Float64Type>().values().iter());
         }
     }

@@ -28,6 +28,7 @@ use datafusion::logical_expr::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::errors::IntoDataFusion;
 use crate::models::{Model, ModelType};
 use crate::registry::{parse_model_ref, Metadata, Registry};
 use crate::source::{block_on, resolve, session_state, string_arg};
@@ -108,7 +109,7 @@ impl PredictUdf {
         if model.model_type.is_classifier() {
             fields.push(Field::new(
                 "probs",
-                probs_type(&model.label.arrow_type()?),
+                probs_type(&model.label.arrow_type().into_df()?),
                 true,
             ));
         }
@@ -140,7 +141,7 @@ impl PredictUdf {
 
 fn predicted_type(model: &Model) -> Result<DataType> {
     match model.model_type {
-        t if t.is_classifier() => model.label.arrow_type(),
+        t if t.is_classifier() => model.label.arrow_type().into_df(),
         ModelType::Kmeans => Ok(DataType::Int64),
         _ => Ok(DataType::Float64),
     }
@@ -175,7 +176,7 @@ impl ScalarUDFImpl for PredictUdf {
             &datafusion::arrow::array::RecordBatchOptions::new()
                 .with_row_count(Some(args.number_rows)),
         )?;
-        let p = self.model.predict(&batch)?;
+        let p = self.model.predict(&batch).into_df()?;
         let DataType::Struct(fields) = &self.return_type else {
             unreachable!("the return type is a struct")
         };
@@ -187,7 +188,7 @@ impl ScalarUDFImpl for PredictUdf {
             )),
             None => columns.push(Arc::new(Float64Array::from(p.values))),
             Some(probs) => {
-                let classes = self.model.label.class_array()?;
+                let classes = self.model.label.class_array().into_df()?;
                 let k = classes.len();
                 let index = UInt32Array::from_iter_values(p.values.iter().map(|&c| c as u32));
                 columns.push(take(&classes, &index, None)?);

@@ -26,14 +26,13 @@ use mlfusion_udfs::dataset_fingerprint::State as FingerprintSum;
 use mlfusion_udfs::row_fingerprint::RowFingerprint;
 
 use crate::action_table::ActionTable;
+use crate::errors::IntoDataFusion;
 use crate::models::hyperparameters::{self, Hyperparameters};
-use crate::models::linear::{fit_linear, fit_logistic};
+use crate::models::kmeans;
 use crate::models::preprocess::{Features, Matrix};
-use crate::models::Predictions;
-use crate::models::{boosted, kmeans};
 use crate::models::{
     class_indices, label_strings, metrics, numeric_label, recorded_type, Label, Model, ModelType,
-    Params, FORMAT_VERSION, MODEL_TYPES,
+    Params, Predictions, Task, TrainingData, FORMAT_VERSION, MODEL_TYPES,
 };
 use crate::options::Options;
 use crate::profile;
@@ -222,7 +221,7 @@ impl TableFunctionImpl for MlTrain {
                         h.key
                     );
                 }
-                hyper.given.insert(h.key, h.parse(NAME, text)?);
+                hyper.given.insert(h.key, h.parse(NAME, text).into_df()?);
             }
         }
         let input = Arc::new(input);
@@ -272,7 +271,7 @@ fn column_list(schema: &datafusion::common::DFSchema) -> String {
 /// The distinct values of a label column as strings, in ascending order of
 /// the values themselves (so 2 comes before 10).
 fn classes_of(label: &ArrayRef) -> Result<Vec<String>> {
-    let strings = label_strings(label)?;
+    let strings = label_strings(label).into_df()?;
     let distinct: HashSet<&str> = strings.as_string::<i32>().iter().flatten().collect();
     let distinct: ArrayRef = Arc::new(StringArray::from_iter_values(distinct));
     let typed = cast(&distinct, label.data_type())?;
@@ -406,14 +405,16 @@ pub(crate) fn targets(
     data: &RecordBatch,
     classes: &[String],
 ) -> Result<Vec<f64>> {
-    if input.model_type == ModelType::Kmeans {
-        return Ok(vec![]);
-    }
-    let label = data.column(data.schema().index_of(&input.label)?);
-    if !input.model_type.is_classifier() {
-        return numeric_label(function, &input.label, label);
-    }
-    class_indices(function, &input.label, label, classes)?
+    let label = match input.model_type.task() {
+        Task::Clustering => return Ok(vec![]),
+        Task::Regression => {
+            let label = data.column(data.schema().index_of(&input.label)?);
+            return numeric_label(function, &input.label, label).into_df();
+        }
+        Task::Classification => data.column(data.schema().index_of(&input.label)?),
+    };
+    class_indices(function, &input.label, label, classes)
+        .into_df()?
         .into_iter()
         .map(|c| match c {
             Some(c) => Ok(c as f64),
@@ -425,111 +426,79 @@ pub(crate) fn targets(
         .collect()
 }
 
-/// Fits the model on rows in canonical order. A classifier learns the
-/// label's classes from the rows unless `classes` gives them (`ml_tune`
-/// gives every fold the classes of all its rows).
+/// Fits the model on rows in canonical order, through the model type's
+/// [`Estimator`](crate::models::Estimator). A classifier learns the label's
+/// classes from the rows unless `classes` gives them (`ml_tune` gives every
+/// fold the classes of all its rows).
 pub(crate) fn fit(
     function: &str,
     input: &TrainingInput,
     hyper: &Hyperparameters,
     data: &RecordBatch,
     classes: Option<&[String]>,
-    progress: impl FnMut(usize, f64) -> bool,
+    mut progress: impl FnMut(usize, f64) -> bool,
 ) -> Result<Fit> {
-    let features = Features::fit(data, &input.features, hyper.max_categories())?;
-    let x = features.transform(data)?;
-    let options = {
-        let mut recorded = hyper.recorded();
-        recorded.insert(
-            "model_type".to_string(),
-            input.model_type.name().to_string(),
-        );
-        recorded.insert(
-            "features".to_string(),
-            format!("[{}]", input.features.join(", ")),
-        );
-        recorded
-    };
-    let model = |label, params| Model {
-        format_version: FORMAT_VERSION,
-        model_type: input.model_type,
-        label,
-        features: features.clone(),
-        options: options.clone(),
-        params,
-    };
-    if input.model_type == ModelType::Kmeans {
-        let k = hyper
-            .num_clusters()
-            .unwrap_or_else(|| ((data.num_rows() as f64).log10().round() as usize).max(2));
-        let centroids = kmeans::fit(&x, k, hyper.max_iterations(), progress);
+    let features = Features::fit(data, &input.features, hyper.max_categories()).into_df()?;
+    let x = features.transform(data).into_df()?;
+    let mut options = hyper.recorded();
+    options.insert(
+        "model_type".to_string(),
+        input.model_type.name().to_string(),
+    );
+    options.insert(
+        "features".to_string(),
+        format!("[{}]", input.features.join(", ")),
+    );
+    let task = input.model_type.task();
+    let (label, y) = if task.is_supervised() {
+        let label_array = data.column(data.schema().index_of(&input.label)?);
+        let classes = match (task, classes) {
+            (Task::Classification, Some(c)) => c.to_vec(),
+            (Task::Classification, None) => self::classes(function, &input.label, data)?,
+            _ => vec![],
+        };
+        let y = targets(function, input, data, &classes)?;
+        let label = Label {
+            name: input.label.clone(),
+            data_type: recorded_type(label_array.data_type()).to_string(),
+            classes,
+        };
+        // Check that the label type reads back (predictions are cast to it).
+        if label.arrow_type().is_err() {
+            return exec_err!(
+                "{function}: label type {} cannot be stored",
+                label.data_type
+            );
+        }
+        (label, y)
+    } else {
         let label = Label {
             name: String::new(),
             data_type: DataType::Null.to_string(),
             classes: vec![],
         };
-        let model = model(label, Params::Kmeans { centroids });
-        return Ok(Fit {
-            model,
-            x,
-            y: vec![],
-            predictions: None,
-        });
-    }
-    let label_array = data.column(data.schema().index_of(&input.label)?);
-    let label_type = recorded_type(label_array.data_type());
-    let classes = match (input.model_type.is_classifier(), classes) {
-        (false, _) => vec![],
-        (true, Some(c)) => c.to_vec(),
-        (true, None) => self::classes(function, &input.label, data)?,
+        (label, vec![])
     };
-    let y = targets(function, input, data, &classes)?;
-    let k = classes.len();
-    let penalty = hyper.penalty();
-    let mut training_raw = None;
-    let params = match input.model_type {
-        ModelType::LinearReg => {
-            let fit = fit_linear(&x, &y, &penalty, hyper.max_iterations(), progress);
-            Params::Linear {
-                coef: fit.coef[0].clone(),
-                intercept: fit.intercept[0],
-            }
-        }
-        ModelType::LogisticReg => {
-            let fit = fit_logistic(&x, &y, k, &penalty, hyper.max_iterations(), progress);
-            Params::Logistic {
-                coef: fit.coef,
-                intercept: fit.intercept,
-            }
-        }
-        ModelType::BoostedTreeRegressor | ModelType::BoostedTreeClassifier => {
-            let (ensemble, raw) = boosted::fit(
-                &x,
-                &y,
-                k,
-                &hyper.trees(),
-                &features.one_hot_blocks(),
-                progress,
-            );
-            training_raw = Some(raw);
-            Params::Boosted(ensemble)
-        }
-        ModelType::Kmeans => return exec_err!("{function}: kmeans is trained without a label"),
+    let one_hot_blocks = features.one_hot_blocks();
+    let training = TrainingData {
+        x: &x,
+        y: &y,
+        classes: label.classes.len(),
+        one_hot_blocks: &one_hot_blocks,
     };
-    let label = Label {
-        name: input.label.clone(),
-        data_type: label_type.to_string(),
-        classes,
+    let fitted = input
+        .model_type
+        .estimator()
+        .fit(&training, hyper, &mut progress);
+    let model = Model {
+        format_version: FORMAT_VERSION,
+        model_type: input.model_type,
+        label,
+        features,
+        options,
+        params: fitted.params,
     };
-    // Check that the label type reads back (predictions are cast to it).
-    if label.arrow_type().is_err() {
-        return exec_err!(
-            "{function}: label type {} cannot be stored",
-            label.data_type
-        );
-    }
-    let model = model(label, params);
-    let predictions = match (&model.params, training_raw) {
+    let predictions = match (&model.params, fitted.training_raw) {
         (Params::Boosted(ensemble), Some(raw)) => Some(model.boosted(ensemble, raw)),
         _ => None,
     };
@@ -583,7 +552,7 @@ pub(crate) async fn store(
     rows: &Rows,
     tuning: Option<Tuning>,
 ) -> Result<(Metadata, String)> {
-    let model_json = model.to_json()?;
+    let model_json = model.to_json().into_df()?;
     let registry = Registry::for_session(state)?;
     let training_statistics = Some(training_statistics(state, input, &rows.data).await?);
     let metadata = Metadata {

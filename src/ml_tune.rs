@@ -24,6 +24,7 @@ use datafusion::datasource::MemTable;
 use datafusion::execution::SessionState;
 
 use crate::action_table::{distinct_call, ActionTable};
+use crate::errors::IntoDataFusion;
 use crate::ml_predict::load_metadata;
 use crate::ml_train::{
     classes, fit, load_rows, plan_input, scores, store, targets, CancelOnDrop, TrainingInput,
@@ -65,46 +66,12 @@ const MAX_FOLDS: usize = 100;
 /// first: ROC AUC for classifiers, R² for regressors, the Davies–Bouldin
 /// index for kmeans, as BigQuery ML.
 fn objectives(model_type: ModelType) -> Vec<&'static str> {
-    let (mut names, default) = match model_type {
-        ModelType::Kmeans => (metrics::KMEANS.to_vec(), "davies_bouldin_index"),
-        t if t.is_classifier() => (metrics::CLASSIFICATION.to_vec(), "roc_auc"),
-        _ => (metrics::REGRESSION.to_vec(), "r2_score"),
-    };
+    let task = model_type.task();
+    let default = task.default_objective();
+    let mut names = task.metrics().to_vec();
     names.retain(|n| *n != default);
     names.insert(0, default);
     names
-}
-
-/// Whether a larger value of the metric is better.
-fn maximized(objective: &str) -> bool {
-    matches!(
-        objective,
-        "roc_auc"
-            | "accuracy"
-            | "f1_score"
-            | "precision"
-            | "recall"
-            | "r2_score"
-            | "explained_variance"
-    )
-}
-
-/// The search space when the options search no hyperparameter, after
-/// BigQuery ML's default spaces (docs/models.md lists them).
-fn default_space(model_type: ModelType) -> &'static [(&'static str, &'static str)] {
-    match model_type {
-        ModelType::LinearReg | ModelType::LogisticReg => {
-            &[("l1_reg", "range(0, 10)"), ("l2_reg", "range(0, 10)")]
-        }
-        ModelType::BoostedTreeRegressor | ModelType::BoostedTreeClassifier => &[
-            ("l2_reg", "range(0, 10)"),
-            ("max_depth", "range(1, 10)"),
-            ("learning_rate", "range(0.01, 1, log)"),
-            ("min_split_loss", "range(0, 10)"),
-            ("min_child_weight", "range(0, 20)"),
-        ],
-        ModelType::Kmeans => &[("num_clusters", "range(2, 10)")],
-    }
 }
 
 /// Where the folds come from.
@@ -150,21 +117,23 @@ impl TableFunctionImpl for MlTune {
             let Some(text) = options.get(param.key) else {
                 continue;
             };
-            match Space::parse(NAME, param, text)? {
+            match Space::parse(NAME, param, text).into_df()? {
                 Some(space) => dims.push(Dimension { param, space }),
                 None => {
-                    fixed.given.insert(param.key, param.parse(NAME, text)?);
+                    fixed
+                        .given
+                        .insert(param.key, param.parse(NAME, text).into_df()?);
                 }
             }
         }
         if dims.is_empty() {
-            for (key, text) in default_space(model_type) {
+            for (key, text) in hyperparameters::default_space(model_type) {
                 if fixed.given.contains_key(key) {
                     continue;
                 }
                 let param = hyperparameters::find(model_type, key)
                     .ok_or_else(|| DataFusionError::Internal(format!("{NAME}: {key}")))?;
-                if let Some(space) = Space::parse(NAME, param, text)? {
+                if let Some(space) = Space::parse(NAME, param, text).into_df()? {
                     dims.push(Dimension { param, space });
                 }
             }
@@ -349,7 +318,7 @@ impl Plan {
         if let Some(classes) = &classes {
             self.check_folds_have_every_class(data, &folds, classes)?;
         }
-        let maximize = maximized(self.objective);
+        let maximize = metrics::higher_is_better(self.objective);
         let run = |point: &Vec<f64>| -> Outcome {
             self.run_trial(point, data, &folds, classes.as_deref(), cancelled)
         };
@@ -604,7 +573,7 @@ impl Plan {
                 })?;
                 let elapsed = start.elapsed().as_secs_f64();
                 let valid = filter_record_batch(data, validation)?;
-                let x = fit.model.features.transform(&valid)?;
+                let x = fit.model.features.transform(&valid).into_df()?;
                 let y = targets(NAME, &self.input, &valid, &fit.model.label.classes)?;
                 match scores(&fit.model, &x, &y)
                     .get(self.objective)
@@ -783,13 +752,13 @@ mod tests {
         assert_eq!(objectives(ModelType::LinearReg)[0], "r2_score");
         assert_eq!(objectives(ModelType::Kmeans)[0], "davies_bouldin_index");
         assert_eq!(objectives(ModelType::LogisticReg).len(), 6);
-        assert!(maximized("roc_auc") && !maximized("log_loss"));
+        assert!(metrics::higher_is_better("roc_auc") && !metrics::higher_is_better("log_loss"));
         for t in [
             ModelType::LinearReg,
             ModelType::BoostedTreeClassifier,
             ModelType::Kmeans,
         ] {
-            for (key, text) in default_space(t) {
+            for (key, text) in hyperparameters::default_space(t) {
                 let param = hyperparameters::find(t, key).unwrap();
                 assert!(Space::parse(NAME, param, text).unwrap().is_some());
             }

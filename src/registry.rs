@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::config::MlfusionOptions;
+use crate::errors::IntoDataFusion;
 use crate::models::Model;
 
 /// What `ml_models()` shows of a version, besides the model itself.
@@ -484,7 +485,7 @@ impl Registry {
                 "{what} is corrupt: model.json does not match the fingerprint in its metadata"
             );
         }
-        Model::from_json(&bytes, &what)
+        Model::from_json(&bytes, &what).into_df()
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::common::{plan_err, Result};
+use crate::{plan_err, Result};
 
 use super::boosted;
 use super::linear::Penalty;
@@ -82,6 +82,24 @@ pub fn of(model_type: ModelType) -> &'static [Hyperparameter] {
         ModelType::LinearReg | ModelType::LogisticReg => LINEAR,
         ModelType::BoostedTreeRegressor | ModelType::BoostedTreeClassifier => BOOSTED,
         ModelType::Kmeans => KMEANS,
+    }
+}
+
+/// The search space when the options search no hyperparameter, after
+/// BigQuery ML's default spaces (docs/models.md lists them).
+pub fn default_space(model_type: ModelType) -> &'static [(&'static str, &'static str)] {
+    match model_type {
+        ModelType::LinearReg | ModelType::LogisticReg => {
+            &[("l1_reg", "range(0, 10)"), ("l2_reg", "range(0, 10)")]
+        }
+        ModelType::BoostedTreeRegressor | ModelType::BoostedTreeClassifier => &[
+            ("l2_reg", "range(0, 10)"),
+            ("max_depth", "range(1, 10)"),
+            ("learning_rate", "range(0.01, 1, log)"),
+            ("min_split_loss", "range(0, 10)"),
+            ("min_child_weight", "range(0, 20)"),
+        ],
+        ModelType::Kmeans => &[("num_clusters", "range(2, 10)")],
     }
 }
 

@@ -1120,7 +1120,7 @@ mod tests {
         let y3: Vec<f64> = (0..n).map(|i| ((i % 30) / 10) as f64).collect();
         let (multi, _) = fit(&x, &y3, 3, &settings(30), &[], |_, _| true);
         let p = multi.predict_proba(&x);
-        let predicted = crate::models::argmax_rows(&p, 3);
+        let predicted = crate::argmax_rows(&p, 3);
         assert_eq!(predicted, y3);
     }
 }

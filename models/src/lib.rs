@@ -9,13 +9,16 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{exec_err, plan_err, Result};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+
 use serde::{Deserialize, Serialize};
 
+mod error;
+
 pub mod boosted;
+pub mod estimator;
 pub mod exact;
 pub mod hyperparameters;
 pub mod kmeans;
@@ -25,7 +28,12 @@ pub mod optimize;
 pub mod preprocess;
 pub mod search;
 
+pub use error::{Error, Result};
+pub use estimator::{Estimator, Fitted, Task, TrainingData};
 use preprocess::{Features, Matrix};
+
+/// The version of this crate (mlfusion's: the workspace's version).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The version of the artifact format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -72,7 +80,7 @@ impl ModelType {
     }
 
     pub fn is_classifier(self) -> bool {
-        matches!(self, Self::LogisticReg | Self::BoostedTreeClassifier)
+        self.task() == Task::Classification
     }
 
     pub fn is_boosted(self) -> bool {
@@ -103,9 +111,8 @@ impl Label {
 
     /// The classes as an array of the label's type.
     pub fn class_array(&self) -> Result<ArrayRef> {
-        let strings: ArrayRef = std::sync::Arc::new(
-            datafusion::arrow::array::StringArray::from_iter_values(&self.classes),
-        );
+        let strings: ArrayRef =
+            std::sync::Arc::new(arrow::array::StringArray::from_iter_values(&self.classes));
         Ok(cast(&strings, &self.arrow_type()?)?)
     }
 }
@@ -161,9 +168,7 @@ pub struct Predictions {
 
 impl Model {
     pub fn to_json(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec_pretty(self).map_err(|e| {
-            datafusion::common::DataFusionError::Internal(format!("model to JSON: {e}"))
-        })
+        serde_json::to_vec_pretty(self).map_err(|e| Error::Internal(format!("model to JSON: {e}")))
     }
 
     /// Reads an artifact, refusing newer formats and corrupt bytes clearly.
@@ -181,7 +186,7 @@ impl Model {
                 "{what} has artifact format {} but this mlfusion ({}) reads formats up to \
                  {FORMAT_VERSION}; upgrade mlfusion to use it",
                 head.format_version,
-                crate::MLFUSION_VERSION
+                VERSION
             );
         }
         serde_json::from_slice(bytes)
@@ -303,9 +308,8 @@ pub fn label_strings(array: &ArrayRef) -> Result<ArrayRef> {
             let floats = cast(array, &DataType::Float64)?;
             let floats: &Float64Array = floats.as_primitive();
             // x + 0.0 turns -0.0 into 0.0 and keeps every other value.
-            &(std::sync::Arc::new(
-                floats.unary::<_, datafusion::arrow::datatypes::Float64Type>(|v| v + 0.0),
-            ) as ArrayRef)
+            &(std::sync::Arc::new(floats.unary::<_, arrow::datatypes::Float64Type>(|v| v + 0.0))
+                as ArrayRef)
         }
         _ => array,
     };

@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use datafusion::common::{exec_err, plan_err, Result};
+use crate::{exec_err, plan_err, Result};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, TimeUnit};
 use serde::{Deserialize, Serialize};
 
 /// A dense row-major matrix of f64.
@@ -97,7 +97,7 @@ fn as_f64(array: &ArrayRef) -> Result<Float64Array> {
     };
     let scaled = |array: &ArrayRef, scale: f64| -> Result<Float64Array> {
         let ints = cast(array, &DataType::Int64)?;
-        let ints = ints.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        let ints = ints.as_primitive::<arrow::datatypes::Int64Type>();
         Ok(ints.unary(|v| v as f64 * scale))
     };
     match array.data_type() {

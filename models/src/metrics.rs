@@ -32,6 +32,21 @@ pub const REGRESSION: &[&str] = &[
     "explained_variance",
 ];
 
+/// Whether a larger value of the metric is better (accuracy, R²), or a
+/// smaller one (errors, log loss, the Davies–Bouldin index).
+pub fn higher_is_better(metric: &str) -> bool {
+    matches!(
+        metric,
+        "roc_auc"
+            | "accuracy"
+            | "f1_score"
+            | "precision"
+            | "recall"
+            | "r2_score"
+            | "explained_variance"
+    )
+}
+
 fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }

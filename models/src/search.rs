@@ -13,7 +13,7 @@
 //! from `libm` (the standard library's may differ by platform), so a run is
 //! the same on every machine.
 
-use datafusion::common::{plan_err, Result};
+use crate::{plan_err, Result};
 
 use super::hyperparameters::{Hyperparameter, Kind};
 use super::SplitMix;
@@ -425,8 +425,8 @@ impl Parzen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::hyperparameters::find;
-    use crate::models::ModelType;
+    use crate::hyperparameters::find;
+    use crate::ModelType;
 
     fn dim(key: &str, text: &str) -> Dimension {
         let param = find(ModelType::BoostedTreeClassifier, key).unwrap();
