@@ -105,8 +105,12 @@ pub struct Label {
 
 impl Label {
     pub fn arrow_type(&self) -> Result<DataType> {
-        DataType::from_str(&self.data_type)
-            .or_else(|e| exec_err!("model artifact: bad label type {}: {e}", self.data_type))
+        DataType::from_str(&self.data_type).map_err(|e| {
+            Error::Execution(format!(
+                "model artifact: bad label type {}: {e}",
+                self.data_type
+            ))
+        })
     }
 
     /// The classes as an array of the label's type.
@@ -189,8 +193,11 @@ impl Model {
                 VERSION
             );
         }
-        serde_json::from_slice(bytes)
-            .or_else(|e| exec_err!("{what} is not a valid mlfusion model artifact: {e}"))
+        serde_json::from_slice(bytes).map_err(|e| {
+            Error::Execution(format!(
+                "{what} is not a valid mlfusion model artifact: {e}"
+            ))
+        })
     }
 
     pub fn predict(&self, batch: &RecordBatch) -> Result<Predictions> {
