@@ -55,9 +55,9 @@ use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
 use crate::config::MlfusionOptions;
-use crate::ml_predict::{ModelReference, PredictUdf};
 use crate::registry::Registry;
-use crate::source::block_on;
+use crate::scoring::{ModelReference, PredictUdf};
+use crate::util::block_on;
 
 /// Ballista's logical codec, plus `ml_predict`'s model functions.
 #[derive(Debug)]
@@ -350,7 +350,7 @@ impl QueryPlanner for ClientPlanner {
         session: &dyn Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         if reads_client_tables(plan)? {
-            let state = crate::source::session_state("mlfusion", session)?;
+            let state = crate::functions::common::args::session_state("mlfusion", session)?;
             self.local.create_physical_plan(plan, state).await
         } else {
             self.cluster.create_physical_plan(plan, session).await
@@ -389,7 +389,7 @@ fn client(ctx: SessionContext) -> SessionContext {
         .with_query_planner(Arc::new(planner))
         .build();
     let ctx = SessionContext::new_with_state(state).enable_url_table();
-    crate::register_functions(&ctx);
+    crate::session::register_functions(&ctx);
     ctx
 }
 
@@ -439,7 +439,7 @@ pub async fn remote(url: &str, state: SessionState) -> Result<SessionContext> {
 pub async fn connect(url: &str, config: SessionConfig) -> Result<SessionContext> {
     remote(
         url,
-        crate::session_context_without_url_tables(config).state(),
+        crate::session::session_context_without_url_tables(config).state(),
     )
     .await
 }
@@ -447,7 +447,7 @@ pub async fn connect(url: &str, config: SessionConfig) -> Result<SessionContext>
 /// An mlfusion session on a scheduler and an executor started in this
 /// process (Ballista's standalone mode, for tests and trials).
 pub async fn standalone(config: SessionConfig) -> Result<SessionContext> {
-    let state = crate::session_context_without_url_tables(config).state();
+    let state = crate::session::session_context_without_url_tables(config).state();
     let ctx = SessionContext::standalone_with_state(with_codecs(state)).await?;
     Ok(client(ctx))
 }
@@ -468,7 +468,7 @@ fn node_state(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionState {
         .with_optimizer_rules(ballista_core::optimizer::ballista_default_optimizer_rules())
         .build();
     let ctx = SessionContext::new_with_state(state);
-    crate::register_all(&ctx);
+    crate::session::register_all(&ctx);
     // Its plans are serialized, which drops row selections.
     crate::parquet_row_ranges::without_parquet_row_ranges(ctx.state())
 }
@@ -481,7 +481,7 @@ fn ballista_error(e: ballista_core::error::BallistaError) -> DataFusionError {
 /// `external_host` is the address executors and clients reach it at (the
 /// bind address by default).
 pub async fn run_scheduler(bind: SocketAddr, external_host: Option<String>) -> Result<()> {
-    let runtime = crate::runtime_env();
+    let runtime = crate::session::runtime_env();
     let session_runtime = Arc::clone(&runtime);
     let config = SchedulerConfig {
         bind_host: bind.ip().to_string(),
@@ -523,7 +523,7 @@ pub struct ExecutorOptions {
 
 /// Runs a Ballista executor until the process is stopped.
 pub async fn run_executor(options: ExecutorOptions) -> Result<()> {
-    let runtime = crate::runtime_env();
+    let runtime = crate::session::runtime_env();
     let work_dir = options.work_dir.clone();
     let functions =
         BallistaFunctionRegistry::from(&node_state(node_config(), Arc::clone(&runtime)));
@@ -543,7 +543,7 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<()> {
         // Each session's runtime: mlfusion's object stores, spilling to the
         // work folder.
         override_runtime_producer: Some(Arc::new(move |_config: &SessionConfig| {
-            let mut builder = crate::runtime_env_builder();
+            let mut builder = crate::session::runtime_env_builder();
             if let Some(dir) = &work_dir {
                 builder = builder.with_temp_file_path(dir.clone());
             }

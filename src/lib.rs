@@ -12,189 +12,41 @@
 //! # Ok(())
 //! # }
 //! ```
-
-use std::sync::Arc;
-
-use datafusion::catalog::{CatalogProviderList, TableFunctionImpl};
-use datafusion::execution::disk_manager::DiskManagerBuilder;
-use datafusion::execution::object_store::DefaultObjectStoreRegistry;
-use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-use datafusion::execution::SessionStateBuilder;
-use datafusion::prelude::{SessionConfig, SessionContext};
+//!
+//! The layers, from the top (each uses only those below it):
+//! - [`session`]: contexts with every function registered; [`ballista`]: the
+//!   same on a cluster.
+//! - [`functions`]: the table functions, grouped by what they do (splitting,
+//!   training, inference, validation, the registry), over what they share
+//!   (`functions::common`: arguments, options, sources, acting tables, output
+//!   columns).
+//! - The domain: [`registry`] (model versions in object storage), `scoring`
+//!   (applying a model to rows), [`profile`] (column statistics), the
+//!   numeric core [`models`] (crate `mlfusion-models`) and the scalar and
+//!   aggregate functions [`udfs`] (crate `mlfusion-udfs`).
 
 pub use mlfusion_models as models;
 pub use mlfusion_udfs as udfs;
 
-mod action_table;
 #[cfg(feature = "ballista")]
 pub mod ballista;
 pub mod config;
 mod errors;
-mod ml_confusion_matrix;
-mod ml_deploy;
-mod ml_describe;
-mod ml_evaluate;
-mod ml_models;
-mod ml_predict;
-mod ml_roc_curve;
-mod ml_split;
-mod ml_train;
-mod ml_tune;
-mod ml_validate_drift;
-mod ml_validate_schema;
-mod ml_validate_skew;
+pub mod functions;
 pub mod object_stores;
-mod options;
 pub mod parquet_row_ranges;
 pub mod profile;
 pub mod progress;
 pub mod registry;
-mod source;
+mod scoring;
+pub mod session;
+mod util;
 mod wildcard;
+
+pub use functions::table_functions;
+pub use session::{
+    disk_manager_builder, register_all, session_context, session_context_over, SPILL_MERGE_FAN_IN,
+};
 
 /// The version of mlfusion.
 pub const MLFUSION_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Registers every mlfusion function on `ctx`: the scalar and aggregate
-/// functions, the table functions (`ml_split`, `ml_train`, `ml_tune`,
-/// `ml_trials`, `ml_describe`, `ml_validate_drift`, `ml_validate_skew`,
-/// `ml_validate_schema`,
-/// `ml_predict`,
-/// `ml_evaluate`, `ml_confusion_matrix`, `ml_roc_curve`, `ml_models`,
-/// `ml_deploy`), the `mlfusion.*` settings, and
-/// the analyzer rule that lets `row_fingerprint(*)` and
-/// `dataset_fingerprint(*)` take every column, and the physical optimizer
-/// rule that splits Parquet files between partitions by rows
-/// ([`parquet_row_ranges`]).
-pub fn register_all(ctx: &SessionContext) {
-    register_functions(ctx);
-    ctx.add_analyzer_rule(Arc::new(wildcard::ExpandRowWildcards));
-    for (name, function) in table_functions() {
-        ctx.register_udtf(name, function);
-    }
-    // `SET mlfusion.registry = ...` needs the settings registered.
-    let state = ctx.state_ref();
-    let mut state = state.write();
-    let extensions = &mut state.config_mut().options_mut().extensions;
-    if extensions.get::<config::MlfusionOptions>().is_none() {
-        extensions.insert(config::MlfusionOptions::default());
-    }
-    *state = parquet_row_ranges::with_parquet_row_ranges(state.clone());
-}
-
-/// Registers mlfusion's scalar and aggregate functions on `ctx`.
-fn register_functions(ctx: &SessionContext) {
-    for udf in udfs::scalar_functions() {
-        ctx.register_udf(udf.as_ref().clone());
-    }
-    for udaf in udfs::aggregate_functions() {
-        ctx.register_udaf(udaf.as_ref().clone());
-    }
-}
-
-/// mlfusion's table functions and their SQL names.
-pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
-    vec![
-        ("ml_split", Arc::new(ml_split::MlSplit)),
-        ("ml_train", Arc::new(ml_train::MlTrain)),
-        ("ml_tune", Arc::new(ml_tune::MlTune)),
-        ("ml_trials", Arc::new(ml_tune::MlTrials)),
-        ("ml_predict", Arc::new(ml_predict::MlPredict)),
-        ("ml_evaluate", Arc::new(ml_evaluate::MlEvaluate)),
-        (
-            "ml_confusion_matrix",
-            Arc::new(ml_confusion_matrix::MlConfusionMatrix),
-        ),
-        ("ml_roc_curve", Arc::new(ml_roc_curve::MlRocCurve)),
-        ("ml_models", Arc::new(ml_models::MlModels)),
-        ("ml_describe", Arc::new(ml_describe::MlDescribe)),
-        (
-            "ml_validate_drift",
-            Arc::new(ml_validate_drift::MlValidateDrift),
-        ),
-        (
-            "ml_validate_skew",
-            Arc::new(ml_validate_skew::MlValidateSkew),
-        ),
-        (
-            "ml_validate_schema",
-            Arc::new(ml_validate_schema::MlValidateSchema),
-        ),
-        ("ml_deploy", Arc::new(ml_deploy::MlDeploy)),
-    ]
-}
-
-/// The runtime environment of mlfusion's sessions: the built-in object
-/// stores plus Azure, and `s3://` / `gs://` stores built from the
-/// environment on first use.
-fn runtime_env() -> Arc<RuntimeEnv> {
-    runtime_env_builder()
-        .build_arc()
-        .expect("a default runtime environment")
-}
-
-fn runtime_env_builder() -> RuntimeEnvBuilder {
-    let registry =
-        object_stores::CloudObjectStoreRegistry::new(Arc::new(DefaultObjectStoreRegistry::new()));
-    RuntimeEnvBuilder::new()
-        .with_object_store_registry(Arc::new(registry))
-        .with_disk_manager_builder(disk_manager_builder())
-}
-
-/// The most spill files a sort merges in one pass. DataFusion's default (no
-/// cap) lets each sort partition's merge reserve memory for as many of its
-/// spill files as the pool allows, and that memory cannot spill: under a
-/// memory limit, the merges of concurrent sorts (a balanced `ml_split` sorts
-/// on every partition) took the whole pool and the rest of the plan failed
-/// (its Parquet writer, at 256 MB over 5M rows). Eight bounds each merge's
-/// memory; more files are merged in more passes.
-pub const SPILL_MERGE_FAN_IN: usize = 8;
-
-/// The disk manager of mlfusion's runtimes (the CLI's, and the sessions of
-/// [`session_context`]): DataFusion's, with spill merges capped at
-/// [`SPILL_MERGE_FAN_IN`] files.
-pub fn disk_manager_builder() -> DiskManagerBuilder {
-    DiskManagerBuilder::default().with_max_spill_merge_fan_in(SPILL_MERGE_FAN_IN)
-}
-
-/// A `SessionContext` with mlfusion's defaults: every function registered,
-/// Azure URLs besides the built-in object stores,
-/// `information_schema` on (so `SHOW FUNCTIONS` describes them), and file
-/// paths and URLs queryable as tables (`SELECT * FROM 'data.parquet'`).
-pub fn session_context(config: SessionConfig) -> SessionContext {
-    session_context_without_url_tables(config).enable_url_table()
-}
-
-/// [`session_context`] before file paths and URLs are made queryable (what
-/// a Ballista client is made from, see [`ballista::remote`]).
-fn session_context_without_url_tables(config: SessionConfig) -> SessionContext {
-    let ctx =
-        SessionContext::new_with_config_rt(config.with_information_schema(true), runtime_env());
-    register_all(&ctx);
-    ctx
-}
-
-/// A session with mlfusion's defaults over given `catalogs`: where mlfusion's
-/// table functions plan and run when another DataFusion build (such as the
-/// `datafusion` Python package) calls them, since that caller's session
-/// cannot run mlfusion's plans itself. `settings` are its `mlfusion.*`
-/// settings.
-pub fn session_context_over(
-    config: SessionConfig,
-    catalogs: Arc<dyn CatalogProviderList>,
-    settings: config::MlfusionOptions,
-) -> SessionContext {
-    // The caller's catalogs are used as they are: creating a default catalog
-    // would replace theirs.
-    let mut config = config.with_create_default_catalog_and_schema(false);
-    config.options_mut().extensions.insert(settings);
-    let state = SessionStateBuilder::new()
-        .with_config(config)
-        .with_runtime_env(runtime_env())
-        .with_default_features()
-        .with_catalog_list(catalogs)
-        .build();
-    let ctx = SessionContext::new_with_state(state).enable_url_table();
-    register_all(&ctx);
-    ctx
-}

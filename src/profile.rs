@@ -22,7 +22,7 @@ use datafusion::prelude::lit;
 use mlfusion_udfs::approx_top_values::{ApproxTopValues, CAPACITY};
 use serde::{Deserialize, Serialize};
 
-use crate::source::quote_ident;
+use crate::util::quote_ident;
 
 /// Histogram buckets of a numeric column.
 pub const BUCKETS: usize = 10;

@@ -28,10 +28,11 @@ use datafusion::logical_expr::{
 };
 use mlfusion_udfs::approx_top_values::ApproxTopValues;
 
-use crate::action_table::ActionTable;
-use crate::options::Options;
+use crate::functions::common::action::ActionTable;
+use crate::functions::common::args::{options_arg, session_state, string_arg};
+use crate::functions::common::options::Options;
+use crate::functions::common::source::resolve;
 use crate::profile;
-use crate::source::{options_arg, resolve, session_state, string_arg};
 
 const NAME: &str = "ml_describe";
 

@@ -1,5 +1,6 @@
-//! `ml_train(model, source, label [, options])`: trains a model on every row
-//! of the source and stores it as a new version in the registry.
+//! What `ml_train` and `ml_tune` share: reading a training function's
+//! arguments, loading the source's rows in canonical order, fitting a model
+//! through its estimator, scoring it, and storing it as a new version.
 //!
 //! The rows are put in a canonical order (by their row fingerprint) before
 //! training, and every sum runs in a fixed order, so the same rows in any
@@ -10,14 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Builder, Int64Array, MapBuilder, RecordBatch, StringArray,
-    StringBuilder,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::{cast, concat_batches, sort_to_indices, take};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{exec_err, plan_datafusion_err, plan_err, DataFusionError, Result};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::TableFunctionArgs;
+use datafusion::common::{exec_err, plan_datafusion_err, plan_err, Result};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::{provider_as_source, MemTable};
 use datafusion::execution::SessionState;
@@ -25,33 +23,28 @@ use datafusion::logical_expr::{col, LogicalPlan, LogicalPlanBuilder, ScalarUDF, 
 use mlfusion_udfs::dataset_fingerprint::State as FingerprintSum;
 use mlfusion_udfs::row_fingerprint::RowFingerprint;
 
-use crate::action_table::ActionTable;
 use crate::errors::IntoDataFusion;
-use crate::models::hyperparameters::{self, Hyperparameters};
-use crate::models::kmeans;
+use crate::functions::common::args::{options_arg, session_state, string_arg};
+use crate::functions::common::options::Options;
+use crate::functions::common::source::resolve;
+use crate::models::hyperparameters;
+use crate::models::hyperparameters::Hyperparameters;
 use crate::models::preprocess::{Features, Matrix};
 use crate::models::{
-    class_indices, label_strings, metrics, numeric_label, recorded_type, Label, Model, ModelType,
-    Params, Predictions, Task, TrainingData, FORMAT_VERSION, MODEL_TYPES,
+    class_indices, kmeans, label_strings, metrics, numeric_label, recorded_type, Label, Model,
+    ModelType, Params, Predictions, Task, TrainingData, FORMAT_VERSION, MODEL_TYPES,
 };
-use crate::options::Options;
 use crate::profile;
 use crate::registry::{
     model_fingerprint, now_rfc3339, validate_name, FeatureStatistics, Metadata, Registry,
     TrainingStatistics, Tuning,
 };
-use crate::source::{options_arg, resolve, session_state, string_arg};
-
-const NAME: &str = "ml_train";
 
 /// Columns `ml_split` adds, never features by default.
 const SPLIT_COLUMNS: &[&str] = &["split", "fold"];
 
 /// The helper column holding each row's fingerprint.
 pub(crate) const FINGERPRINT: &str = "__mlfusion_fp";
-
-#[derive(Debug, Default)]
-pub struct MlTrain;
 
 /// What a training function checks at planning: the model name, the source,
 /// the label, the features and the model type.
@@ -62,37 +55,6 @@ pub(crate) struct TrainingInput {
     pub label: String,
     pub features: Vec<String>,
     pub model_type: ModelType,
-}
-
-pub fn result_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("model", DataType::Utf8, false),
-        Field::new("version", DataType::Int64, false),
-        Field::new("model_type", DataType::Utf8, false),
-        Field::new("training_rows", DataType::Int64, false),
-        Field::new("data_fingerprint", DataType::Int64, true),
-        Field::new("metrics", metrics_map_type(), false),
-        Field::new("artifact_uri", DataType::Utf8, false),
-    ]))
-}
-
-pub fn metrics_map_type() -> DataType {
-    let builder = MapBuilder::new(None, StringBuilder::new(), Float64Builder::new());
-    let mut builder = builder;
-    Array::data_type(&builder.finish()).clone()
-}
-
-/// A MAP(VARCHAR, DOUBLE) column with one map per row.
-pub fn metrics_map(rows: &[&BTreeMap<String, Option<f64>>]) -> Result<ArrayRef> {
-    let mut builder = MapBuilder::new(None, StringBuilder::new(), Float64Builder::new());
-    for metrics in rows {
-        for (k, v) in metrics.iter() {
-            builder.keys().append_value(k);
-            builder.values().append_option(*v);
-        }
-        builder.append(true)?;
-    }
-    Ok(Arc::new(builder.finish()))
 }
 
 /// Reads `(model, source, label [, options])` as `ml_train` and `ml_tune`
@@ -208,57 +170,6 @@ pub(crate) fn plan_input(
     Ok((input, options))
 }
 
-impl TableFunctionImpl for MlTrain {
-    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let (input, options) = plan_input(NAME, &args, &[])?;
-        let mut hyper = Hyperparameters::new(input.model_type);
-        for h in hyperparameters::of(input.model_type) {
-            if let Some(text) = options.get(h.key) {
-                if text.contains('(') {
-                    return plan_err!(
-                        "{NAME}: option {}={text} is a search space; ml_tune searches it, \
-                         ml_train takes one value",
-                        h.key
-                    );
-                }
-                hyper.given.insert(h.key, h.parse(NAME, text).into_df()?);
-            }
-        }
-        let input = Arc::new(input);
-        Ok(Arc::new(ActionTable::new(
-            NAME,
-            result_schema(),
-            Box::new(move |state| {
-                let (input, hyper) = (Arc::clone(&input), hyper.clone());
-                Box::pin(async move { train_and_store(state, input, hyper).await })
-            }),
-        )))
-    }
-}
-
-/// `ml_train`'s work when the query runs.
-async fn train_and_store(
-    state: SessionState,
-    input: Arc<TrainingInput>,
-    hyper: Hyperparameters,
-) -> Result<Vec<RecordBatch>> {
-    let rows = load_rows(NAME, &state, &input).await?;
-    let cancelled = Arc::new(AtomicBool::new(false));
-    let guard = CancelOnDrop(Arc::clone(&cancelled));
-    let (fit_input, data) = (Arc::clone(&input), Arc::clone(&rows.data));
-    let (model, metrics) = tokio::task::spawn_blocking(move || {
-        let progress = progress_printer(&fit_input.name, &cancelled);
-        let fit = fit(NAME, &fit_input, &hyper, &data, None, progress)?;
-        let metrics = fit.metrics();
-        Ok::<_, DataFusionError>((fit.model, metrics))
-    })
-    .await
-    .map_err(|e| DataFusionError::External(Box::new(e)))??;
-    drop(guard);
-    let (metadata, uri) = store(&state, &input, &model, metrics, &rows, None).await?;
-    Ok(vec![result_row(&metadata, uri)?])
-}
-
 fn column_list(schema: &datafusion::common::DFSchema) -> String {
     schema
         .fields()
@@ -286,7 +197,8 @@ fn classes_of(label: &ArrayRef) -> Result<Vec<String>> {
 
 /// Reports progress once training has taken a few seconds, and
 /// stops the training when the query was cancelled.
-fn progress_printer<'a>(
+pub(crate) fn progress_printer<'a>(
+    function: &'a str,
     name: &'a str,
     cancelled: &'a AtomicBool,
 ) -> impl FnMut(usize, f64) -> bool + 'a {
@@ -297,7 +209,7 @@ fn progress_printer<'a>(
         if now - start > Duration::from_secs(3) && now - last > Duration::from_secs(1) {
             last = now;
             crate::progress::report(&format!(
-                "{NAME} {name}: iteration {iteration}, objective {objective:.6}"
+                "{function} {name}: iteration {iteration}, objective {objective:.6}"
             ));
         }
         !cancelled.load(Ordering::Relaxed)
@@ -619,21 +531,6 @@ async fn training_statistics(
             })
             .collect(),
     })
-}
-
-fn result_row(metadata: &Metadata, uri: String) -> Result<RecordBatch> {
-    Ok(RecordBatch::try_new(
-        result_schema(),
-        vec![
-            Arc::new(StringArray::from(vec![metadata.model.clone()])),
-            Arc::new(Int64Array::from(vec![metadata.version as i64])),
-            Arc::new(StringArray::from(vec![metadata.model_type.clone()])),
-            Arc::new(Int64Array::from(vec![metadata.training_rows as i64])),
-            Arc::new(Int64Array::from(vec![metadata.data_fingerprint])),
-            metrics_map(&[&metadata.metrics])?,
-            Arc::new(StringArray::from(vec![uri])),
-        ],
-    )?)
 }
 
 /// The `ml_split(...)` call in a source query, if there is one.

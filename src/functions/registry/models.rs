@@ -12,8 +12,8 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{plan_err, Result};
 use datafusion::execution::SessionState;
 
-use crate::action_table::ActionTable;
-use crate::ml_train::{metrics_map, metrics_map_type};
+use crate::functions::common::action::ActionTable;
+use crate::functions::common::schemas::{metrics_map, metrics_map_type};
 use crate::registry::{Metadata, Registry};
 
 const NAME: &str = "ml_models";

@@ -1,32 +1,20 @@
-//! `ml_validate_drift(base, study [, options])`: how far each feature's
-//! distribution moved between two sources, as BigQuery's
-//! ML.VALIDATE_DATA_DRIFT: one row per feature with `input`, `metric`,
-//! `threshold`, `value`, `is_anomaly`.
-//!
-//! Categorical features compare by the L-infinity distance of their value
-//! frequencies, numeric ones by the Jensen–Shannon divergence of their
-//! histograms over shared buckets (equal-width over the range of both
-//! sources); see `profile`.
+//! What `ml_validate_drift` and `ml_validate_skew` share: their options,
+//! the features they compare, the thresholds, and the anomaly rows they
+//! return (BigQuery's ML.VALIDATE_DATA_DRIFT and ML.VALIDATE_DATA_SKEW).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{exec_err, plan_err, DFSchema, Result};
-use datafusion::execution::SessionState;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::common::{plan_err, DFSchema, Result};
 
-use crate::action_table::ActionTable;
-use crate::options::Options;
-use crate::profile::{self, kind_of, Kind, Profile, Request};
-use crate::source::{options_arg, resolve, session_state, string_arg};
-
-const NAME: &str = "ml_validate_drift";
+use crate::functions::common::options::Options;
+use crate::profile;
+use crate::profile::{kind_of, Kind, Profile};
 
 /// BigQuery's default thresholds.
-const DEFAULT_THRESHOLD: f64 = 0.3;
+pub const DEFAULT_THRESHOLD: f64 = 0.3;
 
 /// The options of drift and skew checks.
 pub const KEYS: &[&str] = &[
@@ -35,9 +23,6 @@ pub const KEYS: &[&str] = &[
     "categorical_default_threshold",
     "numerical_default_threshold",
 ];
-
-#[derive(Debug, Default)]
-pub struct MlValidateDrift;
 
 /// The output of drift and skew checks.
 pub fn anomaly_schema() -> SchemaRef {
@@ -203,93 +188,4 @@ pub fn anomaly_rows(
         )),
     ];
     Ok(RecordBatch::try_new(anomaly_schema(), columns)?)
-}
-
-struct Plan {
-    base: LogicalPlan,
-    study: LogicalPlan,
-    features: Vec<Feature>,
-}
-
-impl Plan {
-    async fn run(&self, state: SessionState) -> Result<Vec<RecordBatch>> {
-        // Shared buckets: over the range of both sources.
-        let numeric: Vec<String> = self
-            .features
-            .iter()
-            .filter(|f| f.kind == Kind::Numeric)
-            .map(|f| f.name.clone())
-            .collect();
-        let base_ranges = profile::ranges(&state, &self.base, &numeric).await?;
-        let study_ranges = profile::ranges(&state, &self.study, &numeric).await?;
-        let mut shared = numeric
-            .iter()
-            .zip(base_ranges.iter().zip(&study_ranges))
-            .map(|(_, (a, b))| match (a, b) {
-                (Some(a), Some(b)) => (a.0.min(b.0), a.1.max(b.1)),
-                (Some(r), None) | (None, Some(r)) => *r,
-                (None, None) => (0.0, 0.0),
-            });
-        let requests: Vec<Request> = self
-            .features
-            .iter()
-            .map(|f| Request {
-                name: f.name.clone(),
-                kind: f.kind,
-                range: match f.kind {
-                    Kind::Numeric => shared.next(),
-                    Kind::Categorical => None,
-                },
-            })
-            .collect();
-        let (base_rows, base) = profile::profiles(&state, &self.base, &requests).await?;
-        let (study_rows, study) = profile::profiles(&state, &self.study, &requests).await?;
-        for (rows, which) in [(base_rows, "base"), (study_rows, "study")] {
-            if rows == 0 {
-                return exec_err!("{NAME}: the {which} source has no rows");
-            }
-        }
-        Ok(vec![anomaly_rows(&self.features, &base, &study)?])
-    }
-}
-
-impl TableFunctionImpl for MlValidateDrift {
-    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let exprs = args.exprs();
-        if exprs.len() < 2 || exprs.len() > 3 {
-            return plan_err!(
-                "{NAME}: expects (base, study [, options]), got {} arguments; e.g. \
-                 {NAME}('last_week', 'this_week', 'thresholds=[age:0.1]')",
-                exprs.len()
-            );
-        }
-        let base_text = string_arg(NAME, "base", &exprs[0])?;
-        let study_text = string_arg(NAME, "study", &exprs[1])?;
-        let options_text = options_arg(NAME, exprs, 2)?;
-        let options = Options::parse(NAME, &options_text, KEYS)?;
-        let state = session_state(NAME, args.session())?;
-        let base = resolve(NAME, state, &base_text)?;
-        let study = resolve(NAME, state, &study_text)?;
-        let features = compared_features(
-            NAME,
-            &options,
-            base.schema(),
-            study.schema(),
-            "study source",
-        )?;
-        let features = thresholds(NAME, &options, &features)?;
-        let plan = Arc::new(Plan {
-            base,
-            study,
-            features,
-        });
-        Ok(Arc::new(ActionTable::new(
-            NAME,
-            anomaly_schema(),
-            Box::new(move |state| {
-                let plan = Arc::clone(&plan);
-                Box::pin(async move { plan.run(state).await })
-            }),
-        )))
-    }
 }

@@ -23,19 +23,20 @@ use datafusion::common::{exec_err, plan_err, DataFusionError, Result};
 use datafusion::datasource::MemTable;
 use datafusion::execution::SessionState;
 
-use crate::action_table::{distinct_call, ActionTable};
-use crate::errors::IntoDataFusion;
-use crate::ml_predict::load_metadata;
-use crate::ml_train::{
+use super::shared::{
     classes, fit, load_rows, plan_input, scores, store, targets, CancelOnDrop, TrainingInput,
     FINGERPRINT,
 };
-use crate::models::hyperparameters::{self, Hyperparameters, Kind};
+use crate::errors::IntoDataFusion;
+use crate::functions::common::action::{distinct_call, ActionTable};
+use crate::functions::common::args::{session_state, string_arg};
+use crate::models::hyperparameters;
+use crate::models::hyperparameters::{Hyperparameters, Kind};
 use crate::models::search::{Algorithm, Dimension, Observation, Search, Space, ALGORITHMS};
 use crate::models::{metrics, ModelType};
 use crate::progress;
 use crate::registry::{Trial, Tuning};
-use crate::source::{session_state, string_arg};
+use crate::scoring::load_metadata;
 
 const NAME: &str = "ml_tune";
 

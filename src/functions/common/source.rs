@@ -1,93 +1,19 @@
 //! The `source` argument of mlfusion's table functions: a registered table or
 //! view, a path or URL of Parquet / CSV files (file, folder or glob), or a
-//! query starting with SELECT or WITH.
-//!
-//! A table function is called synchronously while DataFusion plans the query,
-//! but resolving a source needs I/O (listing files, reading footers, perhaps
-//! from object storage). [`block_on`] runs that I/O without stalling the
-//! runtime: on a multi-thread Tokio runtime (what `#[tokio::main]` gives, and
-//! what embedding apps should use) the calling worker hands its other tasks
-//! to the remaining workers while it waits; anywhere else (a current-thread
-//! runtime, or none) the I/O runs on a helper thread with its own runtime.
+//! query starting with SELECT or WITH. Resolving one needs I/O (listing
+//! files, reading footers) from the synchronous code DataFusion calls while
+//! planning: [`crate::util::block_on`] runs it.
 
-use std::future::Future;
-
-use datafusion::catalog::Session;
-use datafusion::common::{plan_datafusion_err, plan_err, DataFusionError, Result, ScalarValue};
+use datafusion::common::{plan_err, DataFusionError, Result};
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::Statement as SQLStatement;
 use futures::StreamExt;
-use tokio::runtime::{Handle, RuntimeFlavor};
 
-/// Runs a future to completion from synchronous code inside or outside a
-/// Tokio runtime (see the module docs).
-pub fn block_on<F>(future: F) -> F::Output
-where
-    F: Future + Send,
-    F::Output: Send,
-{
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| handle.block_on(future))
-        }
-        _ => std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .expect("a Tokio runtime for source resolution")
-                        .block_on(future)
-                })
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        }),
-    }
-}
-
-/// The DataFusion session a table function runs in (mlfusion's table
-/// functions plan SQL and resolve sources in it).
-pub fn session_state<'a>(function: &str, session: &'a dyn Session) -> Result<&'a SessionState> {
-    session
-        .as_any()
-        .downcast_ref::<SessionState>()
-        .ok_or_else(|| plan_datafusion_err!("{function}: needs a DataFusion SessionState"))
-}
-
-/// The string value of a constant table-function argument.
-pub fn string_arg(function: &str, name: &str, expr: &Expr) -> Result<String> {
-    match expr {
-        Expr::Literal(ScalarValue::Utf8(Some(s)), _)
-        | Expr::Literal(ScalarValue::LargeUtf8(Some(s)), _)
-        | Expr::Literal(ScalarValue::Utf8View(Some(s)), _) => Ok(s.clone()),
-        other => plan_err!(
-            "{function}: argument {name} must be a string literal, got {other}; e.g. \
-             {function}('data/*.parquet', 'test_fraction=0.2')"
-        ),
-    }
-}
-
-/// The trailing `options` argument at `index`, empty when not given.
-pub fn options_arg(function: &str, exprs: &[Expr], index: usize) -> Result<String> {
-    match exprs.get(index) {
-        Some(e) => string_arg(function, "options", e),
-        None => Ok(String::new()),
-    }
-}
-
-/// Quotes a SQL string literal.
-pub fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// Quotes a SQL identifier (so any column name is read as written).
-pub fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
+use crate::util::{block_on, quote_literal};
 
 fn is_path(source: &str) -> bool {
     source.contains("://")
@@ -182,7 +108,5 @@ mod tests {
         assert!(is_path("penguins.parquet"));
         assert!(!is_path("sessions"));
         assert!(!is_path("db.sessions"));
-        assert_eq!(quote_literal("it's"), "'it''s'");
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
     }
 }

@@ -11,8 +11,9 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{plan_err, Result};
 
-use crate::action_table::ActionTable;
-use crate::ml_evaluate::{model_and_source, score_classes};
+use crate::functions::common::action::ActionTable;
+use crate::functions::common::model_args::model_and_source;
+use crate::scoring::score_classes;
 
 const NAME: &str = "ml_roc_curve";
 

@@ -1,45 +1,42 @@
-//! `ml_predict(model, source)`: the source's rows with the model's
-//! predictions, as a view: a projection over the source calling a scalar
-//! function that holds the loaded model. It streams batch by batch (memory
-//! does not grow with the data), and filters and projections push through.
-//!
-//! Output: the source columns, then `predicted_<label>` (the label's type
-//! for a classifier, DOUBLE for a regressor) and, for a classifier,
-//! `predicted_<label>_probs`: one `{label, prob}` per class, as BigQuery ML;
-//! for `kmeans`, `centroid_id` (BIGINT, from 1).
+//! Applying a model to rows: the scalar function that holds a loaded model
+//! (`ml_predict`'s plan, carried to Ballista executors as a reference to its
+//! registry version), and the labels and predictions of a source's rows from
+//! which ML.EVALUATE's metrics, the confusion matrix and the ROC curve are
+//! computed. `ml_predict`, `ml_evaluate`, `ml_confusion_matrix`,
+//! `ml_roc_curve` and `ml_deploy` (judging versions on held-out rows) use it.
 
+use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, Float64Array, Int64Array, ListArray, RecordBatch, StructArray, UInt32Array,
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, RecordBatch, StructArray,
+    UInt32Array,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema};
-use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{plan_err, Column, Result};
-use datafusion::datasource::ViewTable;
+use datafusion::arrow::compute::{cast, take};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Float64Type, Schema};
+use datafusion::common::{exec_datafusion_err, exec_err, plan_err, Column, Result};
 use datafusion::execution::SessionState;
 use datafusion::functions::core::expr_fn::get_field;
 use datafusion::logical_expr::{
     col, ColumnarValue, LogicalPlan, LogicalPlanBuilder, ScalarFunctionArgs, ScalarUDF,
     ScalarUDFImpl, Signature, Volatility,
 };
+use datafusion::physical_plan::execute_stream;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::IntoDataFusion;
-use crate::models::{Model, ModelType};
+use crate::models::{class_indices, kmeans, metrics, numeric_label, Model, ModelType, Params};
 use crate::registry::{parse_model_ref, Metadata, Registry};
-use crate::source::{block_on, resolve, session_state, string_arg};
+use crate::util::block_on;
 
-const NAME: &str = "ml_predict";
+/// The name of model functions: `ml_predict[<model>@<version>]`.
+const PREDICT: &str = "ml_predict";
 
 /// The helper column holding each row's prediction struct.
 const PREDICTION: &str = "__mlfusion_prediction";
-
-#[derive(Debug, Default)]
-pub struct MlPredict;
 
 /// Loads the model a `model` argument names.
 /// The metadata of the version `text` names (`name`, `name@3`,
@@ -114,7 +111,7 @@ impl PredictUdf {
             ));
         }
         Ok(Self {
-            name: format!("{NAME}[{}@{}]", metadata.model, metadata.version),
+            name: format!("{PREDICT}[{}@{}]", metadata.model, metadata.version),
             signature: Signature::variadic_any(Volatility::Immutable),
             model: Arc::new(model),
             reference: ModelReference {
@@ -130,7 +127,7 @@ impl PredictUdf {
     /// Whether `name` is the name of a model's prediction function.
     #[cfg_attr(not(feature = "ballista"), allow(dead_code))]
     pub fn is_name(name: &str) -> bool {
-        name.starts_with(NAME) && name[NAME.len()..].starts_with('[')
+        name.starts_with(PREDICT) && name[PREDICT.len()..].starts_with('[')
     }
 
     #[cfg_attr(not(feature = "ballista"), allow(dead_code))]
@@ -224,36 +221,6 @@ impl ScalarUDFImpl for PredictUdf {
     }
 }
 
-/// The model and the source of a `(model, source)` table function, both
-/// loaded at planning.
-pub fn model_and_source_args(
-    function: &str,
-    args: &TableFunctionArgs,
-) -> Result<(Metadata, Model, LogicalPlan)> {
-    let exprs = args.exprs();
-    if exprs.len() != 2 {
-        return plan_err!(
-            "{function}: expects (model, source), got {} arguments; e.g. \
-             {function}('churn', 'data/new.parquet') or {function}('churn@3', 'new_rows')",
-            exprs.len()
-        );
-    }
-    let model_text = string_arg(function, "model", &exprs[0])?;
-    let source_text = string_arg(function, "source", &exprs[1])?;
-    let state = session_state(function, args.session())?;
-    let (metadata, model) = load_model(function, state, &model_text)?;
-    let source = resolve(function, state, &source_text)?;
-    Ok((metadata, model, source))
-}
-
-impl TableFunctionImpl for MlPredict {
-    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let (metadata, model, source) = model_and_source_args(NAME, &args)?;
-        let plan = predict_plan(NAME, source, &metadata, model)?;
-        Ok(Arc::new(ViewTable::new(plan, None)))
-    }
-}
-
 /// The name of the prediction column: `predicted_<label>`, or
 /// `centroid_id` for k-means.
 pub fn predicted_name(model: &Model) -> String {
@@ -325,4 +292,203 @@ pub fn predict_plan(
         )?
         .project(outputs)?
         .build()
+}
+
+/// ML.EVALUATE's k-means columns.
+/// The k-means metrics of every row of `source`.
+async fn evaluate_kmeans(
+    function: &str,
+    state: SessionState,
+    source: LogicalPlan,
+    model: Arc<Model>,
+) -> Result<Vec<(&'static str, Option<f64>)>> {
+    let Params::Kmeans { centroids } = &model.params else {
+        return exec_err!("{function}: not a kmeans model");
+    };
+    let plan = state.create_physical_plan(&source).await?;
+    let mut stream = execute_stream(plan, state.task_ctx())?;
+    let mut summary = kmeans::Summary::new(centroids);
+    while let Some(batch) = stream.next().await {
+        summary.add(&model.features.transform(&batch?).into_df()?);
+    }
+    Ok(summary.finish())
+}
+
+/// ML.EVALUATE's metrics of `model` on the rows of `source`.
+pub async fn evaluate(
+    function: &str,
+    state: SessionState,
+    source: LogicalPlan,
+    metadata: &Metadata,
+    model: Arc<Model>,
+) -> Result<metrics::Metrics> {
+    if model.model_type == ModelType::Kmeans {
+        return evaluate_kmeans(function, state, source, model).await;
+    }
+    Ok(
+        match score_rows(function, state, source, metadata, &model).await? {
+            Scored::Classes { truth, probs } => {
+                metrics::classification(&truth, &probs, model.label.classes.len())
+            }
+            Scored::Values { truth, predicted } => metrics::regression(&truth, &predicted),
+        },
+    )
+}
+
+/// The true and predicted values of every row of a source.
+pub enum Scored {
+    /// Class indices and n × k probabilities.
+    Classes { truth: Vec<usize>, probs: Vec<f64> },
+    Values {
+        truth: Vec<f64>,
+        predicted: Vec<f64>,
+    },
+}
+
+/// The labels of `source` (which has them) and the model's predictions:
+/// `ml_predict`'s plan, so that the predictions run where the query runs
+/// (on a cluster, on its executors), projected to the label and the
+/// probabilities (a classifier) or the predicted value.
+pub fn scored_plan(
+    function: &str,
+    source: LogicalPlan,
+    metadata: &Metadata,
+    model: &Model,
+) -> Result<LogicalPlan> {
+    let prediction = if model.model_type.is_classifier() {
+        probs_name(model)
+    } else {
+        predicted_name(model)
+    };
+    LogicalPlanBuilder::from(predict_plan(function, source, metadata, model.clone())?)
+        .project([
+            col(Column::new_unqualified(&model.label.name)),
+            col(Column::new_unqualified(prediction)),
+        ])?
+        .build()
+}
+
+/// The labels and predictions of every row of `source` (see
+/// [`scored_plan`]).
+pub async fn score_rows(
+    function: &str,
+    state: SessionState,
+    source: LogicalPlan,
+    metadata: &Metadata,
+    model: &Model,
+) -> Result<Scored> {
+    let label = model.label.name.clone();
+    let scored = scored_plan(function, source, metadata, model)?;
+    let plan = state.create_physical_plan(&scored).await?;
+    let mut stream = execute_stream(plan, state.task_ctx())?;
+    let classes = &model.label.classes;
+    let k = classes.len();
+    let (mut truth, mut values, mut probs, mut classes_seen) =
+        (Vec::new(), Vec::<f64>::new(), Vec::new(), Vec::new());
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let (label_array, prediction) = (batch.column(0), batch.column(1));
+        if model.model_type.is_classifier() {
+            // In the training label's type, so that BIGINT 1 matches a DOUBLE
+            // model's class "1.0".
+            let label_array = &cast(label_array, &model.label.arrow_type().into_df()?)?;
+            for (i, c) in class_indices(function, &label, label_array, classes)
+                .into_df()?
+                .into_iter()
+                .enumerate()
+            {
+                match c {
+                    Some(c) => classes_seen.push(c),
+                    None => {
+                        let value = datafusion::arrow::util::display::array_value_to_string(
+                            label_array,
+                            i,
+                        )?;
+                        return exec_err!(
+                            "{function}: label {label} has the value {value}, which is not one \
+                             of the model's classes ({})",
+                            classes.join(", ")
+                        );
+                    }
+                }
+            }
+            // Each row's list holds the k class probabilities in class order.
+            let list = prediction.as_list::<i32>();
+            let items = list.values().as_struct();
+            let all = items
+                .column_by_name("prob")
+                .ok_or_else(|| exec_datafusion_err!("{function}: predictions have no prob"))?
+                .as_primitive::<Float64Type>()
+                .values();
+            for w in list.value_offsets().windows(2) {
+                let (start, end) = (w[0] as usize, w[1] as usize);
+                if end - start != k {
+                    return exec_err!(
+                        "{function}: a prediction has {} classes, not {k}",
+                        end - start
+                    );
+                }
+                probs.extend_from_slice(&all[start..end]);
+            }
+        } else {
+            truth.extend(numeric_label(function, &label, label_array).into_df()?);
+            values.extend(prediction.as_primitive::<Float64Type>().values().iter());
+        }
+    }
+    if truth.is_empty() && classes_seen.is_empty() {
+        return exec_err!("{function}: the source has no rows to evaluate on");
+    }
+    Ok(if model.model_type.is_classifier() {
+        let order = canonical_order(classes_seen.len(), |a, b| {
+            probs[a * k..(a + 1) * k]
+                .iter()
+                .zip(&probs[b * k..(b + 1) * k])
+                .map(|(x, y)| x.total_cmp(y))
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal)
+                .then(classes_seen[a].cmp(&classes_seen[b]))
+        });
+        Scored::Classes {
+            truth: order.iter().map(|&i| classes_seen[i]).collect(),
+            probs: order
+                .iter()
+                .flat_map(|&i| probs[i * k..(i + 1) * k].iter().copied())
+                .collect(),
+        }
+    } else {
+        let order = canonical_order(truth.len(), |a, b| {
+            values[a]
+                .total_cmp(&values[b])
+                .then(truth[a].total_cmp(&truth[b]))
+        });
+        Scored::Values {
+            truth: order.iter().map(|&i| truth[i]).collect(),
+            predicted: order.iter().map(|&i| values[i]).collect(),
+        }
+    })
+}
+
+/// The row indices `0..n` sorted by `cmp`. Metrics sum over rows, and a
+/// floating-point sum depends on its order: scoring rows in an order fixed
+/// by their values makes the metrics independent of the order the rows
+/// arrived in (file layout, partitions, a cluster's executors).
+fn canonical_order(n: usize, cmp: impl Fn(usize, usize) -> Ordering) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_unstable_by(|&a, &b| cmp(a, b));
+    order
+}
+
+/// The true class indices and the n × k probabilities of a classifier over
+/// every row of `source`.
+pub async fn score_classes(
+    function: &str,
+    state: SessionState,
+    source: LogicalPlan,
+    metadata: &Metadata,
+    model: &Model,
+) -> Result<(Vec<usize>, Vec<f64>)> {
+    match score_rows(function, state, source, metadata, model).await? {
+        Scored::Classes { truth, probs } => Ok((truth, probs)),
+        Scored::Values { .. } => exec_err!("{function}: the model is not a classifier"),
+    }
 }

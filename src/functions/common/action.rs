@@ -26,7 +26,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use futures::future::BoxFuture;
 use futures::{stream, TryStreamExt};
 
-use crate::source::session_state;
+use crate::functions::common::args::session_state;
 
 /// What an acting table function does when its plan executes: its result
 /// rows, computed in the session the query was planned in.

@@ -20,10 +20,10 @@ use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
-use crate::options::Options;
-use crate::source::{
-    block_on, options_arg, quote_ident, quote_literal, resolve, session_state, string_arg,
-};
+use crate::functions::common::args::{options_arg, session_state, string_arg};
+use crate::functions::common::options::Options;
+use crate::functions::common::source::resolve;
+use crate::util::{block_on, quote_ident, quote_literal};
 
 const NAME: &str = "ml_split";
 

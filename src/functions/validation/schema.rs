@@ -17,13 +17,15 @@ use datafusion::common::{exec_err, plan_err, Result};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 
-use crate::action_table::ActionTable;
-use crate::ml_predict::load_metadata;
+use crate::functions::common::action::ActionTable;
+use crate::functions::common::args::{options_arg, session_state, string_arg};
+use crate::functions::common::options::Options;
+use crate::functions::common::source::resolve;
 use crate::models::recorded_type;
-use crate::options::Options;
-use crate::profile::{self, Kind, Profile, Request};
+use crate::profile;
+use crate::profile::{Kind, Profile, Request};
 use crate::registry::TrainingStatistics;
-use crate::source::{options_arg, resolve, session_state, string_arg};
+use crate::scoring::load_metadata;
 
 const NAME: &str = "ml_validate_schema";
 

@@ -18,13 +18,14 @@ use datafusion::common::{plan_err, Result};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 
-use crate::action_table::ActionTable;
-use crate::ml_evaluate::evaluate;
+use crate::functions::common::action::ActionTable;
+use crate::functions::common::args::{options_arg, session_state, string_arg};
+use crate::functions::common::options::Options;
+use crate::functions::common::source::resolve;
 use crate::models::{metrics, ModelType};
-use crate::options::Options;
 use crate::progress;
 use crate::registry::{now_rfc3339, validate_alias, validate_name, AliasEntry, Metadata, Registry};
-use crate::source::{options_arg, resolve, session_state, string_arg};
+use crate::scoring::evaluate;
 
 const NAME: &str = "ml_deploy";
 

@@ -11,12 +11,14 @@ use datafusion::common::{exec_err, plan_err, Result};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 
-use crate::action_table::ActionTable;
-use crate::ml_predict::load_metadata;
-use crate::ml_validate_drift::{anomaly_rows, anomaly_schema, thresholds, Feature, KEYS};
-use crate::options::Options;
-use crate::profile::{self, kind_of, Kind, Profile, Request};
-use crate::source::{options_arg, resolve, session_state, string_arg};
+use super::anomalies::{anomaly_rows, anomaly_schema, thresholds, Feature, KEYS};
+use crate::functions::common::action::ActionTable;
+use crate::functions::common::args::{options_arg, session_state, string_arg};
+use crate::functions::common::options::Options;
+use crate::functions::common::source::resolve;
+use crate::profile;
+use crate::profile::{kind_of, Kind, Profile, Request};
+use crate::scoring::load_metadata;
 
 const NAME: &str = "ml_validate_skew";
 

@@ -1,0 +1,27 @@
+//! Output columns the table functions share.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, Float64Builder, MapBuilder, StringBuilder};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::Result;
+
+pub fn metrics_map_type() -> DataType {
+    let builder = MapBuilder::new(None, StringBuilder::new(), Float64Builder::new());
+    let mut builder = builder;
+    Array::data_type(&builder.finish()).clone()
+}
+
+/// A MAP(VARCHAR, DOUBLE) column with one map per row.
+pub fn metrics_map(rows: &[&BTreeMap<String, Option<f64>>]) -> Result<ArrayRef> {
+    let mut builder = MapBuilder::new(None, StringBuilder::new(), Float64Builder::new());
+    for metrics in rows {
+        for (k, v) in metrics.iter() {
+            builder.keys().append_value(k);
+            builder.values().append_option(*v);
+        }
+        builder.append(true)?;
+    }
+    Ok(Arc::new(builder.finish()))
+}
