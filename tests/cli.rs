@@ -221,3 +221,70 @@ fn continuous_training_example_deploys_the_better_model() {
         "{err}"
     );
 }
+
+/// `mlfusion -c '…' | head -1`: the reader goes away after one line, and
+/// mlfusion ends quietly (no panic, no "Broken pipe" message).
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlfusion"))
+        .args([
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT v, farm_fingerprint(CAST(v AS VARCHAR)) FROM generate_series(1, 2000000) AS t(v)",
+        ])
+        .current_dir(common::repo_root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mlfusion");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("a line");
+    assert!(first.starts_with('v'), "{first}");
+    // The pipe closes here, as when `head` exits.
+    let out = child.wait_with_output().expect("mlfusion ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+}
+
+/// CSV and TSV print nested values (ml_train's metrics map, lists, structs)
+/// as text, as the table format shows them.
+#[test]
+fn csv_prints_nested_values_as_text() {
+    let out = mlfusion(&[
+        "-q",
+        "--format",
+        "csv",
+        "-c",
+        "SELECT 1 AS n, make_array(1, 2) AS l, named_struct('a', 'x') AS s, map(['k'], [0.5]) AS m",
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "n,l,s,m\n1,\"[1, 2]\",{a: x},{k: 0.5}\n");
+
+    let dir = std::env::temp_dir().join(format!("mlfusion-cli-csv-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = mlfusion(&[
+        "-q",
+        "--format",
+        "tsv",
+        "-c",
+        &format!("SET mlfusion.registry = '{}'", dir.display()),
+        "SELECT model, version, metrics FROM ml_train('penguins', 'data/penguins.parquet', 'species', 'model_type=logistic_reg, max_iterations=5')",
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.starts_with("model\tversion\tmetrics\npenguins\t1\t{accuracy: "),
+        "{text}"
+    );
+}

@@ -8,6 +8,7 @@
 mod alloc;
 mod args;
 mod cluster;
+mod output;
 
 use std::env;
 use std::num::NonZeroUsize;
@@ -39,6 +40,20 @@ use datafusion_cli::object_storage::instrumented::InstrumentedObjectStoreRegistr
 use datafusion_cli::object_storage::StdinCarriesCommands;
 use datafusion_cli::pool_type::PoolType;
 use datafusion_cli::print_options::PrintOptions;
+use output::CliContext;
+
+/// `mlfusion -c '…' | head` ends quietly when `head` has read enough: a
+/// write to a closed pipe ends the process, as it does `cat` (Rust ignores
+/// SIGPIPE, so every later write to stdout would fail, and `println!`
+/// panics). Not for the cluster processes, which write to sockets.
+fn quit_quietly_when_the_reader_goes() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default, before any
+    // thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
 
 /// Parses the arguments and sets up the allocator before any thread starts,
 /// runs [`main_inner`] (or a cluster process), then prints any error and
@@ -50,6 +65,9 @@ pub fn main() -> ExitCode {
         _ => None,
     };
     let args = cluster.is_none().then(Args::parse);
+    if args.is_some() {
+        quit_quietly_when_the_reader_goes();
+    }
     set_up_allocator(args.as_ref());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -179,6 +197,9 @@ async fn main_inner(args: Args) -> Result<()> {
         instrumented_registry: Arc::clone(&instrumented_registry),
     };
 
+    // Nested values print as text in CSV and TSV, except on a cluster, whose
+    // executors cannot run the CLI's own text function.
+    let ctx = CliContext::new(ctx, args.format, args.ballista.is_none());
     let repl_mode = args.repl_mode();
     let commands = args.command;
     let files = args.file;
