@@ -1,16 +1,32 @@
 //! `abs_mod(x, n)`: BigQuery's `MOD(ABS(x), n)` bucket fold, total over INT64.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, PrimitiveArray};
 use arrow::compute::binary;
 use arrow::datatypes::{ArrowPrimitiveType, DataType, Int64Type, UInt64Type};
 use datafusion_common::{exec_err, plan_err, Result, ScalarValue};
-use datafusion_expr::scalar_doc_sections::DOC_SECTION_MATH;
 use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use datafusion_macros::user_doc;
 
 use crate::utils::{any_arguments_with_examples, data_types};
 
+#[user_doc(
+    doc_section(label = "Math Functions"),
+    description = "Folds an integer into a bucket in [0, n): MOD(ABS(x), n) exactly as \
+        BigQuery computes it. Unlike ABS, it never fails: for x = -9223372036854775808 (INT64 \
+        MIN, where BigQuery's ABS errors) it uses the magnitude 2^63. NULL x gives NULL; n \
+        must be a positive integer (n <= 0 or NULL is an error).",
+    syntax_example = "abs_mod(x, n)",
+    sql_example = "```sql\n> SELECT abs_mod(farm_fingerprint('alphabet'), 10);\n+----------------------------------------------------------+\n| abs_mod(farm_fingerprint(Utf8(\"alphabet\")),Int64(10)) |\n+----------------------------------------------------------+\n| 3                                                        |\n+----------------------------------------------------------+\n```",
+    argument(
+        name = "x",
+        description = "Integer expression, typically a fingerprint (BIGINT)."
+    ),
+    argument(name = "n", description = "Number of buckets: a positive integer."),
+    related_udf(name = "farm_fingerprint"),
+    related_udf(name = "row_fingerprint")
+)]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct AbsMod {
     signature: Signature,
@@ -23,25 +39,6 @@ impl Default for AbsMod {
         }
     }
 }
-
-static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        DOC_SECTION_MATH,
-        "Folds an integer into a bucket in [0, n): MOD(ABS(x), n) exactly as BigQuery computes \
-         it. Unlike ABS, it never fails: for x = -9223372036854775808 (INT64 MIN, where \
-         BigQuery's ABS errors) it uses the magnitude 2^63. NULL x gives NULL; n must be a \
-         positive integer (n <= 0 or NULL is an error).",
-        "abs_mod(x, n)",
-    )
-    .with_sql_example(
-        "```sql\n> SELECT abs_mod(farm_fingerprint('alphabet'), 10);\n+----------------------------------------------------------+\n| abs_mod(farm_fingerprint(Utf8(\"alphabet\")),Int64(10)) |\n+----------------------------------------------------------+\n| 3                                                        |\n+----------------------------------------------------------+\n```",
-    )
-    .with_argument("x", "Integer expression, typically a fingerprint (BIGINT).")
-    .with_argument("n", "Number of buckets: a positive integer.")
-    .with_related_udf("farm_fingerprint")
-    .with_related_udf("row_fingerprint")
-    .build()
-});
 
 impl ScalarUDFImpl for AbsMod {
     fn name(&self) -> &str {
@@ -136,7 +133,7 @@ impl ScalarUDFImpl for AbsMod {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some(&DOCUMENTATION)
+        self.doc()
     }
 }
 

@@ -13,7 +13,7 @@
 //! than values already dropped.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, Int64Array, ListArray, StringArray, StructArray, UInt64Array,
@@ -22,10 +22,10 @@ use arrow::buffer::OffsetBuffer;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type, UInt64Type};
 use datafusion_common::{exec_err, not_impl_err, plan_err, Result, ScalarValue};
-use datafusion_expr::aggregate_doc_sections::DOC_SECTION_GENERAL;
 use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion_expr::utils::format_state_name;
 use datafusion_expr::{Accumulator, AggregateUDFImpl, Documentation, Signature, Volatility};
+use datafusion_macros::user_doc;
 
 /// The counters a summary keeps.
 pub const CAPACITY: usize = 1024;
@@ -35,6 +35,21 @@ const MAX_K: i64 = CAPACITY as i64;
 
 const NAME: &str = "approx_top_values";
 
+#[user_doc(
+    doc_section(label = "General Functions"),
+    description = "Returns the k most frequent non-NULL values of a column with their counts, \
+        most frequent first (ties by value), as a list of {value, count}; values are shown as \
+        text. One pass, bounded memory: exact while the column has at most 1024 distinct \
+        values; past that, only values known to be frequent (counts low by at most n/1025 for \
+        n values), possibly none.",
+    syntax_example = "approx_top_values(x, k)",
+    sql_example = "```sql\n> SELECT approx_top_values(plan, 3) FROM 'churn.parquet';\n```",
+    argument(name = "x", description = "A column of any type that casts to text."),
+    argument(
+        name = "k",
+        description = "How many values, an integer from 1 to 1024."
+    )
+)]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ApproxTopValues {
     signature: Signature,
@@ -63,22 +78,6 @@ fn result_type() -> DataType {
         false,
     )))
 }
-
-static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        DOC_SECTION_GENERAL,
-        "Returns the k most frequent non-NULL values of a column with their counts, most \
-         frequent first (ties by value), as a list of {value, count}; values are shown as \
-         text. One pass, bounded memory: exact while the column has at most 1024 distinct \
-         values; past that, only values known to be frequent (counts low by at most \
-         n/1025 for n values), possibly none.",
-        "approx_top_values(x, k)",
-    )
-    .with_sql_example("```sql\n> SELECT approx_top_values(plan, 3) FROM 'churn.parquet';\n```")
-    .with_argument("x", "A column of any type that casts to text.")
-    .with_argument("k", "How many values, an integer from 1 to 1024.")
-    .build()
-});
 
 impl AggregateUDFImpl for ApproxTopValues {
     fn name(&self) -> &str {
@@ -132,7 +131,7 @@ impl AggregateUDFImpl for ApproxTopValues {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some(&DOCUMENTATION)
+        self.doc()
     }
 }
 

@@ -7,23 +7,38 @@
 //! partitioning or merge order, and every copy of a row adds again (so
 //! duplicates count, unlike an XOR). The result hashes the final state.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, UInt64Array};
 use arrow::datatypes::{DataType, Field, FieldRef, UInt64Type};
 use datafusion_common::{not_impl_err, plan_err, Result, ScalarValue};
-use datafusion_expr::aggregate_doc_sections::DOC_SECTION_GENERAL;
 use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion_expr::utils::format_state_name;
 use datafusion_expr::{
     Accumulator, AggregateUDFImpl, ColumnarValue, Documentation, EmitTo, GroupsAccumulator,
     Signature,
 };
+use datafusion_macros::user_doc;
 
 use crate::farmhash::fingerprint64;
 use crate::row_encoding::{check_encodable, for_each_row_fingerprint, ROW_EXAMPLES};
 use crate::utils::any_arguments_with_examples;
 
+#[user_doc(
+    doc_section(label = "General Functions"),
+    description = "Computes an order-free BIGINT checksum of the rows of a table (a multiset): \
+        the same rows in any order, file layout or partitioning give the same value, and a \
+        duplicated, missing or changed row changes it. Rows are encoded as in row_fingerprint \
+        (NULLs count). Returns NULL for no rows.",
+    syntax_example = "dataset_fingerprint(x1[, x2, ..., xn])",
+    sql_example = "```sql\n> SELECT dataset_fingerprint(id, name, score) FROM 'data/*.parquet';\n```",
+    argument(name = "x1", description = "The first column of a row."),
+    argument(
+        name = "..., xn",
+        description = "Further columns, of any types row_fingerprint accepts."
+    ),
+    related_udf(name = "row_fingerprint")
+)]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DatasetFingerprint {
     signature: Signature,
@@ -36,27 +51,6 @@ impl Default for DatasetFingerprint {
         }
     }
 }
-
-static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        DOC_SECTION_GENERAL,
-        "Computes an order-free BIGINT checksum of the rows of a table (a multiset): the same \
-         rows in any order, file layout or partitioning give the same value, and a duplicated, \
-         missing or changed row changes it. Rows are encoded as in row_fingerprint (NULLs \
-         count). Returns NULL for no rows.",
-        "dataset_fingerprint(x1[, x2, ..., xn])",
-    )
-    .with_sql_example(
-        "```sql\n> SELECT dataset_fingerprint(id, name, score) FROM 'data/*.parquet';\n```",
-    )
-    .with_argument("x1", "The first column of a row.")
-    .with_argument(
-        "..., xn",
-        "Further columns, of any types row_fingerprint accepts.",
-    )
-    .with_related_udf("row_fingerprint")
-    .build()
-});
 
 impl AggregateUDFImpl for DatasetFingerprint {
     fn name(&self) -> &str {
@@ -106,7 +100,7 @@ impl AggregateUDFImpl for DatasetFingerprint {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some(&DOCUMENTATION)
+        self.doc()
     }
 }
 

@@ -1,17 +1,34 @@
 //! `farm_fingerprint(x)`: BigQuery's FARM_FINGERPRINT.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use arrow::array::{new_null_array, Array, ArrayAccessor, ArrayRef, AsArray, Int64Array};
 use arrow::compute::take;
 use arrow::datatypes::DataType;
 use datafusion_common::{exec_err, plan_err, Result, ScalarValue};
-use datafusion_expr::scalar_doc_sections::DOC_SECTION_HASHING;
 use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use datafusion_macros::user_doc;
 
 use crate::farmhash;
 use crate::utils::any_arguments_with_examples;
 
+#[user_doc(
+    doc_section(label = "Hashing Functions"),
+    description = "Computes the FarmHash Fingerprint64 of a STRING or BYTES value and returns \
+        it as a signed BIGINT, bit-identical to BigQuery's FARM_FINGERPRINT. Strings are \
+        hashed as their UTF-8 bytes. NULL input gives NULL. Other types are an error (no \
+        implicit casts): cast explicitly, or use row_fingerprint for typed, NULL-safe row \
+        hashing.",
+    syntax_example = "farm_fingerprint(x)",
+    sql_example = "```sql\n> SELECT farm_fingerprint('alphabet');\n+-------------------------------------+\n| farm_fingerprint(Utf8(\"alphabet\")) |\n+-------------------------------------+\n| -2427165924636348523                |\n+-------------------------------------+\n\n> SELECT abs_mod(farm_fingerprint(concat(cast(id AS varchar), name)), 10) AS bucket FROM 'data.parquet';\n```",
+    argument(
+        name = "x",
+        description = "STRING or BYTES expression: Utf8, LargeUtf8, Utf8View, Binary, \
+            LargeBinary, BinaryView, FixedSizeBinary, or a dictionary of those."
+    ),
+    related_udf(name = "row_fingerprint"),
+    related_udf(name = "abs_mod")
+)]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct FarmFingerprint {
     signature: Signature,
@@ -31,28 +48,6 @@ impl Default for FarmFingerprint {
         }
     }
 }
-
-static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        DOC_SECTION_HASHING,
-        "Computes the FarmHash Fingerprint64 of a STRING or BYTES value and returns it as a \
-         signed BIGINT, bit-identical to BigQuery's FARM_FINGERPRINT. Strings are hashed as \
-         their UTF-8 bytes. NULL input gives NULL. Other types are an error (no implicit casts): \
-         cast explicitly, or use row_fingerprint for typed, NULL-safe row hashing.",
-        "farm_fingerprint(x)",
-    )
-    .with_sql_example(
-        "```sql\n> SELECT farm_fingerprint('alphabet');\n+-------------------------------------+\n| farm_fingerprint(Utf8(\"alphabet\")) |\n+-------------------------------------+\n| -2427165924636348523                |\n+-------------------------------------+\n\n> SELECT abs_mod(farm_fingerprint(concat(cast(id AS varchar), name)), 10) AS bucket FROM 'data.parquet';\n```",
-    )
-    .with_argument(
-        "x",
-        "STRING or BYTES expression: Utf8, LargeUtf8, Utf8View, Binary, LargeBinary, \
-         BinaryView, FixedSizeBinary, or a dictionary of those.",
-    )
-    .with_related_udf("row_fingerprint")
-    .with_related_udf("abs_mod")
-    .build()
-});
 
 /// Whether `farm_fingerprint` hashes values of this type as they are.
 fn is_hashable(data_type: &DataType) -> bool {
@@ -108,7 +103,7 @@ impl ScalarUDFImpl for FarmFingerprint {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some(&DOCUMENTATION)
+        self.doc()
     }
 }
 

@@ -10,9 +10,10 @@
 //!
 //! The crate depends on arrow and the `datafusion-expr` level only, so the
 //! same functions can be registered on Ballista executors or through FFI.
-//! Register them all with [`register_all`].
+//! Register them all with [`register_all`]; build expressions that call them
+//! with [`expr_fn`].
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use datafusion_common::Result;
 use datafusion_expr::registry::FunctionRegistry;
@@ -21,31 +22,60 @@ use datafusion_expr::{AggregateUDF, ScalarUDF};
 pub mod abs_mod;
 pub mod approx_top_values;
 pub mod dataset_fingerprint;
+pub mod expr_fn;
 pub mod farm_fingerprint;
 pub mod farmhash;
 pub mod row_encoding;
 pub mod row_fingerprint;
 mod utils;
 
+/// Defines `$name() -> Arc<$kind>`: the function's one instance in the
+/// process (as DataFusion's `make_udf_function!`).
+macro_rules! function_instance {
+    ($kind:ident, $name:ident, $imp:path, $doc:literal) => {
+        #[doc = $doc]
+        pub fn $name() -> Arc<$kind> {
+            static INSTANCE: LazyLock<Arc<$kind>> =
+                LazyLock::new(|| Arc::new($kind::from(<$imp>::default())));
+            Arc::clone(&INSTANCE)
+        }
+    };
+}
+
+function_instance!(
+    ScalarUDF,
+    farm_fingerprint_udf,
+    farm_fingerprint::FarmFingerprint,
+    "`farm_fingerprint`."
+);
+function_instance!(
+    ScalarUDF,
+    row_fingerprint_udf,
+    row_fingerprint::RowFingerprint,
+    "`row_fingerprint`."
+);
+function_instance!(ScalarUDF, abs_mod_udf, abs_mod::AbsMod, "`abs_mod`.");
+function_instance!(
+    AggregateUDF,
+    dataset_fingerprint_udaf,
+    dataset_fingerprint::DatasetFingerprint,
+    "`dataset_fingerprint`."
+);
+function_instance!(
+    AggregateUDF,
+    approx_top_values_udaf,
+    approx_top_values::ApproxTopValues,
+    "`approx_top_values`."
+);
+
 /// Every mlfusion scalar function.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    vec![
-        Arc::new(ScalarUDF::from(farm_fingerprint::FarmFingerprint::default())),
-        Arc::new(ScalarUDF::from(row_fingerprint::RowFingerprint::default())),
-        Arc::new(ScalarUDF::from(abs_mod::AbsMod::default())),
-    ]
+    vec![farm_fingerprint_udf(), row_fingerprint_udf(), abs_mod_udf()]
 }
 
 /// Every mlfusion aggregate function.
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    vec![
-        Arc::new(AggregateUDF::from(
-            dataset_fingerprint::DatasetFingerprint::default(),
-        )),
-        Arc::new(AggregateUDF::from(
-            approx_top_values::ApproxTopValues::default(),
-        )),
-    ]
+    vec![dataset_fingerprint_udaf(), approx_top_values_udaf()]
 }
 
 /// Registers every mlfusion function (for example into a `SessionContext`

@@ -1,14 +1,14 @@
 //! `row_fingerprint(x1, …, xn)`: a NULL-safe, typed fingerprint of a row.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use arrow::array::Int64Array;
 use arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion_common::{plan_err, Result, ScalarValue};
-use datafusion_expr::scalar_doc_sections::DOC_SECTION_HASHING;
 use datafusion_expr::{
     ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
+use datafusion_macros::user_doc;
 
 use crate::farmhash::fingerprint64;
 use crate::row_encoding::{
@@ -16,6 +16,32 @@ use crate::row_encoding::{
 };
 use crate::utils::{any_arguments_with_examples, data_types};
 
+#[user_doc(
+    doc_section(label = "Hashing Functions"),
+    description = "Computes a BIGINT fingerprint of a row of values of any types: FarmHash \
+        Fingerprint64 of their row encoding v1 (docs/row-encoding.md). The result is never \
+        NULL: a NULL value has its own tag instead of making the row vanish as CONCAT does. \
+        Values are hashed by logical value and type family, not physical type: 5 as INT or \
+        BIGINT, 'a' as Utf8 or Utf8View, -0.0 and 0.0, 1.50 and 1.5 (decimals), the same \
+        instant in any timestamp unit or zone all hash alike. Strings and binaries are \
+        length-prefixed so ('ab', 'c') and ('a', 'bc') differ. Column names never enter the \
+        hash. Pass a literal first argument as a salt to draw an independent assignment.",
+    syntax_example = "row_fingerprint(x1[, x2, ..., xn])",
+    sql_example = "```sql\n> SELECT abs_mod(row_fingerprint('v1', id, name), 100) < 80 AS is_train, * FROM 'data.parquet';\n```",
+    argument(
+        name = "x1",
+        description = "The first value; a literal here acts as a salt (e.g. 'v1')."
+    ),
+    argument(
+        name = "..., xn",
+        description = "Further values. Any supported type: NULL, BOOLEAN, integers, floats, \
+            decimals, strings, binaries, dates, timestamps, times, durations, intervals, and \
+            lists, structs, maps and dictionaries of those."
+    ),
+    related_udf(name = "farm_fingerprint"),
+    related_udf(name = "abs_mod"),
+    related_udf(name = "dataset_fingerprint")
+)]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct RowFingerprint {
     signature: Signature,
@@ -28,38 +54,6 @@ impl Default for RowFingerprint {
         }
     }
 }
-
-static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        DOC_SECTION_HASHING,
-        "Computes a BIGINT fingerprint of a row of values of any types: FarmHash Fingerprint64 \
-         of their row encoding v1 (docs/row-encoding.md). The result is never NULL: a NULL \
-         value has its own tag instead of making the row vanish as CONCAT does. Values are \
-         hashed by logical value and type family, not physical type: 5 as INT or BIGINT, 'a' \
-         as Utf8 or Utf8View, -0.0 and 0.0, 1.50 and 1.5 (decimals), the same instant in any \
-         timestamp unit or zone all hash alike. Strings and binaries are length-prefixed so \
-         ('ab', 'c') and ('a', 'bc') differ. Column names never enter the hash. Pass a literal \
-         first argument as a salt to draw an independent assignment.",
-        "row_fingerprint(x1[, x2, ..., xn])",
-    )
-    .with_sql_example(
-        "```sql\n> SELECT abs_mod(row_fingerprint('v1', id, name), 100) < 80 AS is_train, * FROM 'data.parquet';\n```",
-    )
-    .with_argument(
-        "x1",
-        "The first value; a literal here acts as a salt (e.g. 'v1').",
-    )
-    .with_argument(
-        "..., xn",
-        "Further values. Any supported type: NULL, BOOLEAN, integers, floats, decimals, \
-         strings, binaries, dates, timestamps, times, durations, intervals, and lists, \
-         structs, maps and dictionaries of those.",
-    )
-    .with_related_udf("farm_fingerprint")
-    .with_related_udf("abs_mod")
-    .with_related_udf("dataset_fingerprint")
-    .build()
-});
 
 impl ScalarUDFImpl for RowFingerprint {
     fn name(&self) -> &str {
@@ -105,6 +99,6 @@ impl ScalarUDFImpl for RowFingerprint {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some(&DOCUMENTATION)
+        self.doc()
     }
 }
