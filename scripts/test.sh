@@ -30,6 +30,18 @@ cargo fmt --all -- --check
 step "clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "layering: the models crate has no DataFusion dependency; no table function imports another's module"
+if cargo tree -p mlfusion-models -e normal,build,dev --prefix none | grep -i '^datafusion'; then
+    echo "mlfusion-models depends on DataFusion (above)"; exit 1
+fi
+# A function module may use functions/common, its group's shared module
+# (training/shared.rs, validation/anomalies.rs) and the layers below, never
+# another function's module.
+if grep -rnE 'crate::functions::(split|training|inference|validation|registry)|^use super::(train|tune|predict|evaluate|confusion_matrix|roc_curve|describe|drift|skew|schema|models|deploy)\b' src/functions; then
+    echo "a table function imports another's module (above)"; exit 1
+fi
+echo "ok"
+
 step "FarmHash reference vectors regenerate identically from Google's C++ FarmHash"
 tmp=$(mktemp -d)
 moto_pid=""

@@ -14,15 +14,16 @@ use std::collections::BTreeMap;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
-use datafusion::common::{exec_err, Result};
+use datafusion::common::{exec_err, Column, Result, ScalarValue};
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{AggregateUDF, Expr, LogicalPlan};
-use datafusion::prelude::lit;
-use mlfusion_udfs::approx_top_values::{ApproxTopValues, CAPACITY};
+use datafusion::functions::math::expr_fn::{floor, isnan};
+use datafusion::functions_aggregate::count::count_all;
+use datafusion::functions_aggregate::expr_fn::{count, max, min};
+use datafusion::logical_expr::{cast as cast_expr, lit, when, Expr, LogicalPlan};
+use mlfusion_udfs::approx_top_values::CAPACITY;
+use mlfusion_udfs::expr_fn::approx_top_values;
 use serde::{Deserialize, Serialize};
-
-use crate::util::quote_ident;
 
 /// Histogram buckets of a numeric column.
 pub const BUCKETS: usize = 10;
@@ -81,8 +82,14 @@ pub struct Request {
     pub range: Option<(f64, f64)>,
 }
 
-fn sql(df: &DataFrame, text: &str) -> Result<Expr> {
-    df.parse_sql_expr(text)
+/// A column by its name as written.
+fn column(name: &str) -> Expr {
+    Expr::Column(Column::new_unqualified(name))
+}
+
+/// `CAST(column AS DOUBLE)`.
+fn double(name: &str) -> Expr {
+    cast_expr(column(name), DataType::Float64)
 }
 
 /// The (min, max) of numeric columns as DOUBLE (`None` when all NULL).
@@ -97,9 +104,8 @@ pub async fn ranges(
     let df = DataFrame::new(state.clone(), source.clone());
     let mut aggregates = Vec::new();
     for (i, c) in columns.iter().enumerate() {
-        let x = format!("CAST({} AS DOUBLE)", quote_ident(c));
-        aggregates.push(sql(&df, &format!("min({x})"))?.alias(format!("lo{i}")));
-        aggregates.push(sql(&df, &format!("max({x})"))?.alias(format!("hi{i}")));
+        aggregates.push(min(double(c)).alias(format!("lo{i}")));
+        aggregates.push(max(double(c)).alias(format!("hi{i}")));
     }
     let row = one_row(df.aggregate(vec![], aggregates)?.collect().await?)?;
     Ok((0..columns.len())
@@ -132,39 +138,31 @@ pub async fn profiles(
         })
         .collect();
     let df = DataFrame::new(state.clone(), source.clone());
-    let top = AggregateUDF::from(ApproxTopValues::default());
-    let mut aggregates = vec![sql(&df, "count(*)")?.alias("rows")];
+    let mut aggregates = vec![count_all().alias("rows")];
     for (i, r) in requests.iter().enumerate() {
-        let c = quote_ident(&r.name);
+        let c = &r.name;
         let values = match (r.kind, r.range) {
             (Kind::Numeric, Some((low, high))) => {
                 // The bucket of each value: floor((x - low) / width × B),
                 // kept within 0..B (a constant column has one bucket).
-                let last = BUCKETS - 1;
+                let last = lit((BUCKETS - 1) as i64);
                 let width = high - low;
                 let bucket = if width > 0.0 && width.is_finite() {
-                    format!(
-                        "CAST(floor((CAST({c} AS DOUBLE) - ({low:?})) / ({width:?}) * {BUCKETS}) \
-                         AS BIGINT)"
+                    cast_expr(
+                        floor((double(c) - lit(low)) / lit(width) * lit(BUCKETS as i64)),
+                        DataType::Int64,
                     )
                 } else {
-                    format!("CASE WHEN isnan(CAST({c} AS DOUBLE)) THEN NULL ELSE 0 END")
+                    when(isnan(double(c)), lit(ScalarValue::Null)).otherwise(lit(0i64))?
                 };
-                sql(
-                    &df,
-                    &format!(
-                        "CASE WHEN {bucket} < 0 THEN 0 WHEN {bucket} > {last} THEN {last} \
-                         ELSE {bucket} END"
-                    ),
-                )?
+                when(bucket.clone().lt(lit(0i64)), lit(0i64))
+                    .when(bucket.clone().gt(last.clone()), last)
+                    .otherwise(bucket)?
             }
-            _ => sql(&df, &c)?,
+            _ => column(c),
         };
-        aggregates.push(sql(&df, &format!("count({c})"))?.alias(format!("n{i}")));
-        aggregates.push(
-            top.call(vec![values, lit(CAPACITY as i64)])
-                .alias(format!("v{i}")),
-        );
+        aggregates.push(count(column(c)).alias(format!("n{i}")));
+        aggregates.push(approx_top_values(values, lit(CAPACITY as i64)).alias(format!("v{i}")));
     }
     let row = one_row(df.aggregate(vec![], aggregates)?.collect().await?)?;
     let rows = int(&row, 0).unwrap_or(0) as u64;

@@ -1,6 +1,5 @@
 //! Small helpers below every layer: [`block_on`] runs I/O from the
-//! synchronous code DataFusion calls while planning (see its docs), and SQL
-//! quoting.
+//! synchronous code DataFusion calls while planning.
 //!
 //! A table function is called synchronously while DataFusion plans the query,
 //! but resolving a source needs I/O (listing files, reading footers, perhaps
@@ -37,26 +36,5 @@ where
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         }),
-    }
-}
-
-/// Quotes a SQL string literal.
-pub fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// Quotes a SQL identifier (so any column name is read as written).
-pub fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quotes_sql() {
-        assert_eq!(quote_literal("it's"), "'it''s'");
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
     }
 }

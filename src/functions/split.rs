@@ -1,29 +1,36 @@
 //! `ml_split(source [, options])`: reproducible train / validation / test
 //! splits and cross-validation folds, as a view over the source.
 //!
-//! The split is a logical plan (SQL over `row_fingerprint`, `abs_mod` and
-//! built-in window functions), so DataFusion pushes projections and filters
+//! The split is a logical plan (built with DataFusion's `Expr` API over
+//! `row_fingerprint`, `abs_mod` and built-in window functions), so DataFusion
+//! pushes projections and filters
 //! into it, spills its window sorts when memory is short, and it can run
 //! wherever the plan runs. See `docs/ml_split.md` for the exact rules.
 
 use std::sync::Arc;
 
-use datafusion::catalog::{
-    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
-    MemorySchemaProvider, SchemaProvider, TableFunctionArgs, TableFunctionImpl, TableProvider,
-};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{plan_datafusion_err, plan_err, DFSchema, Result};
-use datafusion::config::Dialect;
+use datafusion::common::{plan_err, Column, DFSchema, JoinType, NullEquality, Result, ScalarValue};
 use datafusion::datasource::ViewTable;
-use datafusion::execution::{SessionState, SessionStateBuilder};
-use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::SessionContext;
+use datafusion::functions_aggregate::count::{count_all, count_all_window};
+use datafusion::functions_aggregate::expr_fn::{count_distinct, min};
+use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
+use datafusion::functions_aggregate::sum::sum_udaf;
+use datafusion::functions_window::expr_fn::{dense_rank, row_number};
+use datafusion::logical_expr::expr::{Sort, WindowFunction};
+use datafusion::logical_expr::utils::find_window_exprs;
+use datafusion::logical_expr::{
+    binary_expr, cast, lit, when, AggregateUDF, Expr, ExprFunctionExt, LogicalPlan,
+    LogicalPlanBuilder, Operator, WindowFrame, WindowFrameBound, WindowFrameUnits,
+    WindowFunctionDefinition,
+};
+use mlfusion_udfs::expr_fn::{abs_mod, row_fingerprint};
 
-use crate::functions::common::args::{options_arg, session_state, string_arg};
+use crate::functions::common::args::{session_state, Signature};
 use crate::functions::common::options::Options;
 use crate::functions::common::source::resolve;
-use crate::util::{block_on, quote_ident, quote_literal};
 
 const NAME: &str = "ml_split";
 
@@ -132,104 +139,157 @@ impl Spec {
         })
     }
 
-    /// `row_fingerprint(salt, columns…)` as SQL.
-    fn salted_fingerprint(&self, columns: &[String]) -> String {
-        let args = std::iter::once(quote_literal(&self.salt))
-            .chain(columns.iter().map(|c| quote_ident(c)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        format!("row_fingerprint({args})")
+    /// `row_fingerprint(salt, columns…)`.
+    fn salted_fingerprint(&self, columns: &[String]) -> Expr {
+        row_fingerprint(
+            Some(&self.salt),
+            columns.iter().map(|c| column(c)).collect(),
+        )
     }
 
     /// The fingerprint a row is assigned by: of its group, or of its key.
-    fn fingerprint(&self) -> String {
+    fn fingerprint(&self) -> Expr {
         match &self.group {
             Some(group) => self.salted_fingerprint(std::slice::from_ref(group)),
             None => self.salted_fingerprint(&self.key),
         }
     }
 
-    /// The split and fold of every row, as SQL over the table `source`.
-    /// `read_twice`: whether the balanced method may read the source a second
-    /// time for the counts of its strata (only if both reads give the same
-    /// rows, see [`reads_same_rows_twice`]).
-    fn sql(&self, source: &str, columns: &[String], read_twice: bool) -> String {
+    /// The split and fold of every row of `source`. `read_twice`: whether
+    /// the balanced method may read the source a second time for the counts
+    /// of its strata (only if both reads give the same rows, see
+    /// [`reads_same_rows_twice`]).
+    fn plan(
+        &self,
+        source: LogicalPlan,
+        columns: &[String],
+        read_twice: bool,
+    ) -> Result<LogicalPlan> {
+        // The source under one name, so that its columns are found by name.
+        let source = LogicalPlanBuilder::from(source)
+            .alias(format!("{HELPER}source"))?
+            .build()?;
         let (t, tv) = (self.test_ppm, self.test_ppm + self.validation_ppm);
-        let out_cols = columns
-            .iter()
-            .map(|c| quote_ident(c))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let out: Vec<Expr> = columns.iter().map(|c| column(c)).collect();
         let fp = self.fingerprint();
         // Helper columns: the fingerprint, the rank r and the count n of the
         // stratum, the stratum (of a group, or as the key of the counts), the
         // stratum's phase u; when ranking in buckets, the bucket b, the rank
         // rb within it, its count c and the count before it in its stratum.
-        let (h_fp, h_tie, h_r, h_n, h_s, h_u) = (
-            format!("{HELPER}fp"),
-            format!("{HELPER}tie"),
-            format!("{HELPER}r"),
-            format!("{HELPER}n"),
-            format!("{HELPER}s"),
-            format!("{HELPER}u"),
-        );
-        let (h_b, h_rb, h_c, h_before) = (
-            format!("{HELPER}b"),
-            format!("{HELPER}rb"),
-            format!("{HELPER}c"),
-            format!("{HELPER}before"),
-        );
+        let h = |name: &str| format!("{HELPER}{name}");
+        let (h_fp, h_tie, h_r, h_n, h_s, h_u) = (h("fp"), h("tie"), h("r"), h("n"), h("s"), h("u"));
+        let (h_b, h_rb, h_c, h_before) = (h("b"), h("rb"), h("c"), h("before"));
+        let bucket = |fp: Expr| {
+            binary_expr(
+                fp,
+                Operator::BitwiseShiftRight,
+                int(u64::from(BUCKET_SHIFT)),
+            )
+        };
+        // `rank() OVER (PARTITION BY partition ORDER BY order) - 1`, from 0.
+        let ranked_from_0 = |rank: Expr, partition: Vec<Expr>, order: Vec<Sort>| -> Result<Expr> {
+            let rank = rank.partition_by(partition).order_by(order).build()?;
+            Ok(cast(rank, DataType::Int64) - int(1))
+        };
         // The source read twice: the ranks of `units` (which has h_fp and
         // the stratum `s`, if any) by `rank` (row_number or dense_rank)
         // ordered by `order`, and their counts from `counts`, joined. Adds
         // h_r and h_n to the columns of `units`.
         // - With a stratum, ranks are taken within each stratum and bucket
         //   and offset by the counts of the stratum's lower buckets; `counts`
-        //   has h_c units per (h_s, h_b). Every join key IS NOT DISTINCT FROM
-        //   (h_b is never NULL), so the join's keys are those the ranks are
+        //   has h_c units per (h_s, h_b). Every join key is NULL-safe (h_b is
+        //   never NULL), so the join's keys are those the ranks are
         //   partitioned by, and the ranked rows are not partitioned again.
         // - Without one, the whole table is one window (a sort on one column,
         //   faster on one core than the buckets' on every core together with
         //   the counts' fingerprints); `counts` is the one count h_n.
-        let read_twice_ranked =
-            |rank: &str, order: &str, units: String, s: Option<&str>, counts| {
-                let Some(s) = s else {
-                    return format!(
-                        "SELECT r.*, c.{h_n} FROM ({counts}) AS c CROSS JOIN \
-                         (SELECT *, CAST({rank}() OVER (ORDER BY {order}) AS BIGINT) - 1 \
-                         AS {h_r} FROM ({units})) AS r"
-                    );
-                };
-                format!(
-                    "SELECT r.*, r.{h_rb} + c.{h_before} AS {h_r}, c.{h_n} FROM \
-                     (SELECT *, CAST(sum({h_c}) OVER (PARTITION BY {h_s}) AS BIGINT) AS {h_n}, \
-                     CAST(sum({h_c}) OVER (PARTITION BY {h_s} ORDER BY {h_b} \
-                     ROWS UNBOUNDED PRECEDING) AS BIGINT) - {h_c} AS {h_before} \
-                     FROM ({counts})) AS c \
-                     JOIN (SELECT *, CAST({rank}() OVER (PARTITION BY {s}, {h_b} ORDER BY {order}) \
-                     AS BIGINT) - 1 AS {h_rb} FROM (\
-                     SELECT *, {h_fp} >> {BUCKET_SHIFT} AS {h_b} FROM ({units}))) AS r \
-                     ON (r.{s} IS NOT DISTINCT FROM c.{h_s}) \
-                     AND (r.{h_b} IS NOT DISTINCT FROM c.{h_b})"
-                )
+        let read_twice_ranked = |rank: Expr,
+                                 order: Vec<Sort>,
+                                 units: LogicalPlan,
+                                 s: Option<&str>,
+                                 counts: LogicalPlan|
+         -> Result<LogicalPlan> {
+            let Some(s) = s else {
+                let r = extend(units, vec![ranked_from_0(rank, vec![], order)?.alias(&h_r)])?;
+                let r = LogicalPlanBuilder::from(r).alias("r")?.build()?;
+                let c = LogicalPlanBuilder::from(counts).alias("c")?.build()?;
+                let mut keep = qualified_columns(&r);
+                keep.push(Expr::Column(Column::new(Some("c"), &h_n)));
+                let joined = LogicalPlanBuilder::from(c).cross_join(r)?.build()?;
+                return select(joined, keep);
             };
+            let c = extend(
+                counts,
+                vec![
+                    cast(
+                        over(sum_udaf(), vec![column(&h_c)])
+                            .partition_by(vec![column(&h_s)])
+                            .build()?,
+                        DataType::Int64,
+                    )
+                    .alias(&h_n),
+                    (cast(
+                        over(sum_udaf(), vec![column(&h_c)])
+                            .partition_by(vec![column(&h_s)])
+                            .order_by(vec![column(&h_b).sort(true, false)])
+                            .window_frame(WindowFrame::new_bounds(
+                                WindowFrameUnits::Rows,
+                                WindowFrameBound::Preceding(ScalarValue::UInt64(None)),
+                                WindowFrameBound::CurrentRow,
+                            ))
+                            .build()?,
+                        DataType::Int64,
+                    ) - column(&h_c))
+                    .alias(&h_before),
+                ],
+            )?;
+            let c = LogicalPlanBuilder::from(c).alias("c")?.build()?;
+            let units = extend(units, vec![bucket(column(&h_fp)).alias(&h_b)])?;
+            let r = extend(
+                units,
+                vec![ranked_from_0(rank, vec![column(s), column(&h_b)], order)?.alias(&h_rb)],
+            )?;
+            let r = LogicalPlanBuilder::from(r).alias("r")?.build()?;
+            let mut keep = qualified_columns(&r);
+            keep.push(
+                (Expr::Column(Column::new(Some("r"), &h_rb))
+                    + Expr::Column(Column::new(Some("c"), &h_before)))
+                .alias(&h_r),
+            );
+            keep.push(Expr::Column(Column::new(Some("c"), &h_n)));
+            let joined = LogicalPlanBuilder::from(c)
+                .join_detailed(
+                    r,
+                    JoinType::Inner,
+                    (
+                        vec![Column::new(Some("c"), &h_s), Column::new(Some("c"), &h_b)],
+                        vec![Column::new(Some("r"), s), Column::new(Some("r"), &h_b)],
+                    ),
+                    None,
+                    NullEquality::NullEqualsNull,
+                )?
+                .build()?;
+            select(joined, keep)
+        };
         if !self.balanced {
             // Each row on its own: a bucket in parts per million from the
             // fingerprint's low digits, the fold from the digits above.
+            let rows = extend(source, vec![fp.alias(&h_fp)])?;
+            let unit = || abs_mod(column(&h_fp), int(PPM));
             let fold = match self.folds {
-                Some(k) => format!(
-                    "CASE WHEN abs_mod({h_fp}, {PPM}) >= {tv} \
-                     THEN CAST(abs_mod({h_fp} / {PPM}, {k}) AS INT) END"
-                ),
-                None => "CAST(NULL AS INT)".to_string(),
+                Some(k) => when(
+                    unit().gt_eq(int(tv)),
+                    cast(abs_mod(column(&h_fp) / int(PPM), int(k)), DataType::Int32),
+                )
+                .end()?,
+                None => lit(ScalarValue::Int32(None)),
             };
-            return format!(
-                "SELECT {out_cols}, \
-                 CASE WHEN abs_mod({h_fp}, {PPM}) < {t} THEN 'test' \
-                 WHEN abs_mod({h_fp}, {PPM}) < {tv} THEN 'validation' ELSE 'train' END AS split, \
-                 {fold} AS fold \
-                 FROM (SELECT *, {fp} AS {h_fp} FROM {source})"
-            );
+            let split = when(unit().lt(int(t)), lit("test"))
+                .when(unit().lt(int(tv)), lit("validation"))
+                .otherwise(lit("train"))?;
+            let mut exprs = out;
+            exprs.extend([split.alias("split"), fold.alias("fold")]);
+            return select(rows, exprs);
         }
         // Balanced: rank the units (rows, or groups) of each stratum by
         // fingerprint and deal them into contiguous runs whose ends are
@@ -238,35 +298,29 @@ impl Spec {
         // stratum is within one unit of its share, and over many small strata
         // the roundings cancel instead of all going down. Exact integer
         // arithmetic in parts per million.
-        let salt = quote_literal(&self.salt);
         let (stratum, ranked) = match &self.group {
             None => {
-                let stratum = self.stratify.as_deref().map(quote_ident);
-                let by = stratum
-                    .as_deref()
-                    .map(|s| format!("PARTITION BY {s}"))
-                    .unwrap_or_default();
+                let stratum = self.stratify.clone();
+                let by: Vec<Expr> = stratum.iter().map(|s| column(s)).collect();
                 // When the key is a subset of the columns, rows with one key
                 // but different values are ordered by the whole row. (Rows
                 // that tie on every column are identical: their order does
                 // not change the result.)
-                let (tie, order) = if self.key.as_slice() == columns {
-                    (String::new(), h_fp.clone())
-                } else {
-                    (
-                        format!(", {} AS {h_tie}", self.salted_fingerprint(columns)),
-                        format!("{h_fp}, {h_tie}"),
-                    )
-                };
-                let rows = format!("SELECT *, {fp} AS {h_fp}{tie} FROM {source}");
+                let mut with_fp = vec![fp.clone().alias(&h_fp)];
+                let mut order = vec![column(&h_fp).sort(true, false)];
+                if self.key.as_slice() != columns {
+                    with_fp.push(self.salted_fingerprint(columns).alias(&h_tie));
+                    order.push(column(&h_tie).sort(true, false));
+                }
+                let rows = extend(source.clone(), with_fp)?;
                 if !read_twice {
                     // n from a window over the stratum, in the one read.
-                    let ranked = format!(
-                        "SELECT *, count(*) OVER ({by}) AS {h_n} FROM (\
-                         SELECT *, CAST(row_number() OVER ({by} ORDER BY {order}) AS BIGINT) - 1 \
-                         AS {h_r} FROM ({rows}))"
-                    );
-                    (stratum, ranked)
+                    let ranked = extend(
+                        rows,
+                        vec![ranked_from_0(row_number(), by.clone(), order)?.alias(&h_r)],
+                    )?;
+                    let n = count_all_window().partition_by(by).build()?;
+                    (stratum, extend(ranked, vec![n.alias(&h_n)])?)
                 } else {
                     // The counts per stratum and bucket (or the one count)
                     // from a GROUP BY joined back, not from count(*) OVER
@@ -275,92 +329,173 @@ impl Spec {
                     // The counts (a few rows per stratum) are the join's build
                     // side.
                     let counts = match &stratum {
-                        Some(s) => format!(
-                            "SELECT {h_s}, {h_b}, count(*) AS {h_c} FROM (\
-                             SELECT {s} AS {h_s}, {fp} >> {BUCKET_SHIFT} AS {h_b} FROM {source}) \
-                             GROUP BY {h_s}, {h_b}"
-                        ),
-                        None => format!("SELECT count(*) AS {h_n} FROM {source}"),
+                        Some(s) => {
+                            let keys = select(
+                                source,
+                                vec![column(s).alias(&h_s), bucket(fp.clone()).alias(&h_b)],
+                            )?;
+                            LogicalPlanBuilder::from(keys)
+                                .aggregate(
+                                    vec![column(&h_s), column(&h_b)],
+                                    vec![count_all().alias(&h_c)],
+                                )?
+                                .build()?
+                        }
+                        None => LogicalPlanBuilder::from(source)
+                            .aggregate(Vec::<Expr>::new(), vec![count_all().alias(&h_n)])?
+                            .build()?,
                     };
                     let ranked =
-                        read_twice_ranked("row_number", &order, rows, stratum.as_deref(), counts);
+                        read_twice_ranked(row_number(), order, rows, stratum.as_deref(), counts)?;
                     (stratum, ranked)
                 }
             }
             Some(group) => {
                 // A group is dealt as one unit, in the stratum of its smallest
                 // stratify value.
-                let g = quote_ident(group);
-                let (stratum, by, with_stratum) = match &self.stratify {
-                    Some(s) => (
-                        Some(h_s.clone()),
-                        format!("PARTITION BY {h_s}"),
-                        format!(", min({}) OVER (PARTITION BY {g}) AS {h_s}", quote_ident(s)),
-                    ),
-                    None => (None, String::new(), String::new()),
+                let g = column(group);
+                let mut with_fp = vec![fp.clone().alias(&h_fp)];
+                let (stratum, by) = match &self.stratify {
+                    Some(s) => {
+                        let smallest = over(min_udaf(), vec![column(s)])
+                            .partition_by(vec![g.clone()])
+                            .build()?;
+                        with_fp.push(smallest.alias(&h_s));
+                        (Some(h_s.clone()), vec![column(&h_s)])
+                    }
+                    None => (None, vec![]),
                 };
-                let units = format!("SELECT *, {fp} AS {h_fp}{with_stratum} FROM {source}");
+                let units = extend(source.clone(), with_fp)?;
+                let order = vec![column(&h_fp).sort(true, false)];
                 if !read_twice {
                     // n from a window over the stratum, in the one read.
-                    let ranked = format!(
-                        "SELECT *, max({h_r}) OVER ({by}) + 1 AS {h_n} FROM (\
-                         SELECT *, CAST(dense_rank() OVER ({by} ORDER BY {h_fp}) AS BIGINT) - 1 \
-                         AS {h_r} FROM ({units}))"
-                    );
-                    (stratum, ranked)
+                    let ranked = extend(
+                        units,
+                        vec![ranked_from_0(dense_rank(), by.clone(), order)?.alias(&h_r)],
+                    )?;
+                    let n = over(max_udaf(), vec![column(&h_r)])
+                        .partition_by(by)
+                        .build()?
+                        + int(1);
+                    (stratum, extend(ranked, vec![n.alias(&h_n)])?)
                 } else {
                     // The counts of units per stratum and bucket: their
                     // distinct group fingerprints (what dense_rank counts),
                     // from a GROUP BY joined back, as above.
                     let counts = match &self.stratify {
-                        Some(s) => format!(
-                            "SELECT {h_s}, {h_b}, count(DISTINCT {h_fp}) AS {h_c} FROM (\
-                             SELECT *, {h_fp} >> {BUCKET_SHIFT} AS {h_b} FROM (\
-                             SELECT min({}) AS {h_s}, {fp} AS {h_fp} FROM {source} GROUP BY {g})) \
-                             GROUP BY {h_s}, {h_b}",
-                            quote_ident(s)
-                        ),
-                        None => format!(
-                            "SELECT count(DISTINCT {h_fp}) AS {h_n} FROM (\
-                             SELECT {fp} AS {h_fp} FROM {source})"
-                        ),
+                        Some(s) => {
+                            let groups = LogicalPlanBuilder::from(source)
+                                .aggregate(vec![g], vec![min(column(s)).alias(&h_s)])?
+                                .build()?;
+                            let groups =
+                                select(groups, vec![column(&h_s), fp.clone().alias(&h_fp)])?;
+                            let groups = extend(groups, vec![bucket(column(&h_fp)).alias(&h_b)])?;
+                            LogicalPlanBuilder::from(groups)
+                                .aggregate(
+                                    vec![column(&h_s), column(&h_b)],
+                                    vec![count_distinct(column(&h_fp)).alias(&h_c)],
+                                )?
+                                .build()?
+                        }
+                        None => {
+                            let units = select(source, vec![fp.clone().alias(&h_fp)])?;
+                            LogicalPlanBuilder::from(units)
+                                .aggregate(
+                                    Vec::<Expr>::new(),
+                                    vec![count_distinct(column(&h_fp)).alias(&h_n)],
+                                )?
+                                .build()?
+                        }
                     };
                     let ranked =
-                        read_twice_ranked("dense_rank", &h_fp, units, stratum.as_deref(), counts);
+                        read_twice_ranked(dense_rank(), order, units, stratum.as_deref(), counts)?;
                     (stratum, ranked)
                 }
             }
         };
-        let phase = format!(
-            "abs_mod(row_fingerprint({salt}, 'stratum'{}), {PPM})",
-            stratum.map(|s| format!(", {s}")).unwrap_or_default()
+        let phase = abs_mod(
+            row_fingerprint(
+                Some(&self.salt),
+                std::iter::once(lit("stratum"))
+                    .chain(stratum.as_deref().map(column))
+                    .collect(),
+            ),
+            int(PPM),
         );
-        let end = |share_ppm: u64| format!("({h_n} * {share_ppm} + {h_u}) / {PPM}");
+        let ranked = extend(ranked, vec![phase.alias(&h_u)])?;
+        let (r, n, u) = (column(&h_r), column(&h_n), column(&h_u));
+        let end = |share_ppm: u64| (n.clone() * int(share_ppm) + u.clone()) / int(PPM);
         let fold = match self.folds {
             // The smallest f with r < floor((n·C_f·PPM + u) / PPM), where
             // C_f = (tv + (f+1)(PPM − tv)/k) / PPM:
             // f = ceil(((r+1)·PPM·k − n·tv·k − u·k) / (n·(PPM − tv))) − 1.
-            Some(k) => format!(
-                "CASE WHEN {h_r} >= {tv_end} THEN CAST(\
-                 (({h_r} + 1) * {pk} - {h_n} * {tvk} - {h_u} * {k} + {h_n} * {rest} - 1) \
-                 / ({h_n} * {rest}) - 1 AS INT) END",
-                tv_end = end(tv),
-                pk = PPM * k,
-                tvk = tv * k,
-                rest = PPM - tv,
-            ),
-            None => "CAST(NULL AS INT)".to_string(),
+            Some(k) => {
+                let rest = PPM - tv;
+                let f = ((r.clone() + int(1)) * int(PPM * k)
+                    - n.clone() * int(tv * k)
+                    - u.clone() * int(k)
+                    + n.clone() * int(rest)
+                    - int(1))
+                    / (n.clone() * int(rest))
+                    - int(1);
+                when(r.clone().gt_eq(end(tv)), cast(f, DataType::Int32)).end()?
+            }
+            None => lit(ScalarValue::Int32(None)),
         };
-        format!(
-            "SELECT {out_cols}, \
-             CASE WHEN {h_r} < {t_end} THEN 'test' WHEN {h_r} < {tv_end} THEN 'validation' \
-             ELSE 'train' END AS split, \
-             {fold} AS fold \
-             FROM (SELECT *, {phase} AS {h_u} FROM ({ranked}))",
-            t_end = end(t),
-            tv_end = end(tv),
-        )
+        let split = when(r.clone().lt(end(t)), lit("test"))
+            .when(r.lt(end(tv)), lit("validation"))
+            .otherwise(lit("train"))?;
+        let mut exprs = out;
+        exprs.extend([split.alias("split"), fold.alias("fold")]);
+        select(ranked, exprs)
     }
+}
+
+/// A column by its name as written (any case, dots included).
+fn column(name: &str) -> Expr {
+    Expr::Column(Column::new_unqualified(name))
+}
+
+/// A BIGINT literal, as SQL reads an integer (every integer of the plan is
+/// below 2^63: fractions in parts per million times at most 1000 folds).
+fn int(v: u64) -> Expr {
+    lit(v as i64)
+}
+
+/// `aggregate(args) OVER (…)`: an aggregate function as a window function.
+fn over(aggregate: Arc<AggregateUDF>, args: Vec<Expr>) -> Expr {
+    Expr::from(WindowFunction::new(
+        WindowFunctionDefinition::AggregateUDF(aggregate),
+        args,
+    ))
+}
+
+/// The columns of `plan`, qualified as its schema has them (`r.*`).
+fn qualified_columns(plan: &LogicalPlan) -> Vec<Expr> {
+    plan.schema()
+        .columns()
+        .into_iter()
+        .map(Expr::Column)
+        .collect()
+}
+
+/// `SELECT exprs FROM plan`, window functions among `exprs` computed first
+/// (as DataFusion's SQL planner and `DataFrame::select` plan them).
+fn select(plan: LogicalPlan, exprs: Vec<Expr>) -> Result<LogicalPlan> {
+    let windows = find_window_exprs(&exprs);
+    let plan = if windows.is_empty() {
+        plan
+    } else {
+        LogicalPlanBuilder::window_plan(plan, windows)?
+    };
+    LogicalPlanBuilder::from(plan).project(exprs)?.build()
+}
+
+/// `SELECT *, exprs FROM plan`.
+fn extend(plan: LogicalPlan, exprs: Vec<Expr>) -> Result<LogicalPlan> {
+    let mut all = qualified_columns(&plan);
+    all.extend(exprs);
+    select(plan, all)
 }
 
 /// Whether reading `plan` twice surely gives the same rows: not if it calls a
@@ -393,45 +528,20 @@ fn reads_same_rows_twice(plan: &LogicalPlan) -> Result<bool> {
     Ok(same)
 }
 
-/// Plans `sql`, which reads the table `{HELPER}source`, over `source` in a
-/// private catalog (nothing is registered in the caller's) and with the
-/// generic dialect (the SQL is ours, whatever dialect the session speaks).
-fn plan_over(state: &SessionState, source: LogicalPlan, sql: &str) -> Result<LogicalPlan> {
-    let options = state.config_options();
-    let schema = Arc::new(MemorySchemaProvider::new());
-    schema.register_table(
-        format!("{HELPER}source"),
-        Arc::new(ViewTable::new(source, None)),
-    )?;
-    let catalog = Arc::new(MemoryCatalogProvider::new());
-    catalog.register_schema(&options.catalog.default_schema, schema)?;
-    let catalogs = Arc::new(MemoryCatalogProviderList::new());
-    catalogs.register_catalog(options.catalog.default_catalog.clone(), catalog);
-    let mut private = SessionStateBuilder::new_from_existing(state.clone())
-        .with_catalog_list(catalogs)
-        .build();
-    private.config_mut().options_mut().sql_parser.dialect = Dialect::Generic;
-    let ctx = SessionContext::new_with_state(private);
-    block_on(async { ctx.sql(sql).await })
-        .map(|df| df.into_unoptimized_plan())
-        .map_err(|e| plan_datafusion_err!("{NAME}: {}", e.strip_backtrace()))
-}
+const SIGNATURE: Signature = Signature {
+    function: NAME,
+    names: &["source", "options"],
+    required: 1,
+    example: "ml_split('data/*.parquet', 'test_fraction=0.1, folds=5')",
+};
 
 impl TableFunctionImpl for MlSplit {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let exprs = args.exprs();
-        if exprs.is_empty() || exprs.len() > 2 {
-            return plan_err!(
-                "{NAME}: expects (source [, options]), got {} arguments; e.g. \
-                 ml_split('data/*.parquet', 'test_fraction=0.1, folds=5')",
-                exprs.len()
-            );
-        }
-        let source_text = string_arg(NAME, "source", &exprs[0])?;
-        let options_text = options_arg(NAME, exprs, 1)?;
-        let options = Options::parse(NAME, &options_text, KEYS)?;
+        let bound = SIGNATURE.bind(&args)?;
+        let source_text = bound.get("source");
+        let options = Options::parse(NAME, bound.get("options"), KEYS)?;
         let state = session_state(NAME, args.session())?;
-        let source = resolve(NAME, state, &source_text)?;
+        let source = resolve(NAME, state, source_text)?;
         let schema = Arc::clone(source.schema());
         let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         for taken in ["split", "fold"] {
@@ -450,9 +560,8 @@ impl TableFunctionImpl for MlSplit {
         }
         let spec = Spec::new(&options, &columns, &schema)?;
         let read_twice = reads_same_rows_twice(&source)?;
-        let sql = spec.sql(&format!("{HELPER}source"), &columns, read_twice);
-        let plan = plan_over(state, source, &sql)?;
-        Ok(Arc::new(ViewTable::new(plan, Some(sql))))
+        let plan = spec.plan(source, &columns, read_twice)?;
+        Ok(Arc::new(ViewTable::new(plan, None)))
     }
 }
 
@@ -461,6 +570,7 @@ mod tests {
     use datafusion::prelude::SessionContext;
 
     use super::*;
+    use crate::util::block_on;
 
     /// Whether `ml_split` may read `source` (resolved as it resolves it) twice.
     fn read_twice(ctx: &SessionContext, source: &str) -> bool {

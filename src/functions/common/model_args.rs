@@ -6,7 +6,7 @@ use datafusion::catalog::TableFunctionArgs;
 use datafusion::common::{plan_err, Result};
 use datafusion::logical_expr::LogicalPlan;
 
-use crate::functions::common::args::{session_state, string_arg};
+use crate::functions::common::args::{session_state, Signature};
 use crate::functions::common::source::resolve;
 use crate::models::{Model, ModelType};
 use crate::registry::Metadata;
@@ -15,33 +15,26 @@ use crate::scoring::{load_model, predict_plan, scored_plan};
 /// The model and the source of a `(model, source)` table function, both
 /// loaded at planning.
 pub fn model_and_source_args(
-    function: &str,
+    signature: &Signature,
     args: &TableFunctionArgs,
 ) -> Result<(Metadata, Model, LogicalPlan)> {
-    let exprs = args.exprs();
-    if exprs.len() != 2 {
-        return plan_err!(
-            "{function}: expects (model, source), got {} arguments; e.g. \
-             {function}('churn', 'data/new.parquet') or {function}('churn@3', 'new_rows')",
-            exprs.len()
-        );
-    }
-    let model_text = string_arg(function, "model", &exprs[0])?;
-    let source_text = string_arg(function, "source", &exprs[1])?;
+    let function = signature.function;
+    let bound = signature.bind(args)?;
     let state = session_state(function, args.session())?;
-    let (metadata, model) = load_model(function, state, &model_text)?;
-    let source = resolve(function, state, &source_text)?;
+    let (metadata, model) = load_model(function, state, bound.get("model"))?;
+    let source = resolve(function, state, bound.get("source"))?;
     Ok((metadata, model, source))
 }
 
 /// Loads the model and resolves the source of an evaluation function,
 /// checking at planning that the source has the label and every feature.
 pub fn model_and_source(
-    function: &str,
+    signature: &Signature,
     args: &TableFunctionArgs,
     classifier_only: bool,
 ) -> Result<(Metadata, Model, LogicalPlan)> {
-    let (metadata, model, source) = model_and_source_args(function, args)?;
+    let function = signature.function;
+    let (metadata, model, source) = model_and_source_args(signature, args)?;
     if classifier_only && !model.model_type.is_classifier() {
         return plan_err!(
             "{function}: model {}@{} is a {}; {function} needs a classifier",

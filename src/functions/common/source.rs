@@ -4,7 +4,7 @@
 //! files, reading footers) from the synchronous code DataFusion calls while
 //! planning: [`crate::util::block_on`] runs it.
 
-use datafusion::common::{plan_err, DataFusionError, Result};
+use datafusion::common::{plan_err, DataFusionError, Result, TableReference};
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::LogicalPlan;
@@ -13,7 +13,7 @@ use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::Statement as SQLStatement;
 use futures::StreamExt;
 
-use crate::util::{block_on, quote_literal};
+use crate::util::block_on;
 
 fn is_path(source: &str) -> bool {
     source.contains("://")
@@ -54,10 +54,7 @@ pub fn resolve(function: &str, state: &SessionState, source: &str) -> Result<Log
         } else if is_path(source) {
             // Through the session's URL tables, so object stores are registered
             // and formats inferred exactly as for `SELECT * FROM 'path'`.
-            match ctx
-                .sql(&format!("SELECT * FROM {}", quote_literal(source)))
-                .await
-            {
+            match ctx.table(TableReference::bare(source)).await {
                 Ok(df) => Ok(df.into_unoptimized_plan()),
                 // A URL table that cannot be read reports only "table not
                 // found": ask the object store why.
@@ -69,8 +66,8 @@ pub fn resolve(function: &str, state: &SessionState, source: &str) -> Result<Log
     });
     planned.or_else(|e| {
         plan_err!(
-            "{function}: cannot read the source {}: {}",
-            quote_literal(source),
+            "{function}: cannot read the source '{}': {}",
+            source.replace('\'', "''"),
             e.strip_backtrace()
         )
     })

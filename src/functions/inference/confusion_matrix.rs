@@ -11,6 +11,7 @@ use datafusion::common::Result;
 
 use crate::errors::IntoDataFusion;
 use crate::functions::common::action::ActionTable;
+use crate::functions::common::args::Signature;
 use crate::functions::common::model_args::model_and_source;
 use crate::models::argmax_rows;
 use crate::scoring::score_classes;
@@ -20,9 +21,17 @@ const NAME: &str = "ml_confusion_matrix";
 #[derive(Debug, Default)]
 pub struct MlConfusionMatrix;
 
+/// The arguments of `ml_confusion_matrix`.
+const SIGNATURE: Signature = Signature {
+    function: NAME,
+    names: &["model", "source"],
+    required: 2,
+    example: "ml_confusion_matrix('churn', 'data/new.parquet') or ml_confusion_matrix('churn@3', 'new_rows')",
+};
+
 impl TableFunctionImpl for MlConfusionMatrix {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let (metadata, model, source) = model_and_source(NAME, &args, true)?;
+        let (metadata, model, source) = model_and_source(&SIGNATURE, &args, true)?;
         let classes = model.label.classes.clone();
         let label_type = model.label.arrow_type().into_df()?;
         let mut fields = vec![Field::new("expected_label", label_type, false)];

@@ -12,6 +12,7 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::Result;
 
 use crate::functions::common::action::ActionTable;
+use crate::functions::common::args::Signature;
 use crate::functions::common::model_args::model_and_source;
 use crate::models::Model;
 use crate::scoring::evaluate;
@@ -33,9 +34,17 @@ fn schema_for(model: &Model) -> SchemaRef {
     ))
 }
 
+/// The arguments of `ml_evaluate`.
+const SIGNATURE: Signature = Signature {
+    function: NAME,
+    names: &["model", "source"],
+    required: 2,
+    example: "ml_evaluate('churn', 'data/new.parquet') or ml_evaluate('churn@3', 'new_rows')",
+};
+
 impl TableFunctionImpl for MlEvaluate {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let (metadata, model, source) = model_and_source(NAME, &args, false)?;
+        let (metadata, model, source) = model_and_source(&SIGNATURE, &args, false)?;
         let schema = schema_for(&model);
         let model = Arc::new(model);
         let out_schema = Arc::clone(&schema);

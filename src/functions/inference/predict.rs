@@ -14,6 +14,7 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::Result;
 use datafusion::datasource::ViewTable;
 
+use crate::functions::common::args::Signature;
 use crate::functions::common::model_args::model_and_source_args;
 use crate::scoring::predict_plan;
 
@@ -22,9 +23,17 @@ const NAME: &str = "ml_predict";
 #[derive(Debug, Default)]
 pub struct MlPredict;
 
+/// The arguments of `ml_predict`.
+const SIGNATURE: Signature = Signature {
+    function: NAME,
+    names: &["model", "source"],
+    required: 2,
+    example: "ml_predict('churn', 'data/new.parquet') or ml_predict('churn@3', 'new_rows')",
+};
+
 impl TableFunctionImpl for MlPredict {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let (metadata, model, source) = model_and_source_args(NAME, &args)?;
+        let (metadata, model, source) = model_and_source_args(&SIGNATURE, &args)?;
         let plan = predict_plan(NAME, source, &metadata, model)?;
         Ok(Arc::new(ViewTable::new(plan, None)))
     }

@@ -12,6 +12,7 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{plan_err, Result};
 
 use crate::functions::common::action::ActionTable;
+use crate::functions::common::args::Signature;
 use crate::functions::common::model_args::model_and_source;
 use crate::scoring::score_classes;
 
@@ -76,9 +77,17 @@ pub fn curve(scores: &[f64], positive: &[bool]) -> Vec<Point> {
         .collect()
 }
 
+/// The arguments of `ml_roc_curve`.
+const SIGNATURE: Signature = Signature {
+    function: NAME,
+    names: &["model", "source"],
+    required: 2,
+    example: "ml_roc_curve('churn', 'data/new.parquet') or ml_roc_curve('churn@3', 'new_rows')",
+};
+
 impl TableFunctionImpl for MlRocCurve {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let (metadata, model, source) = model_and_source(NAME, &args, true)?;
+        let (metadata, model, source) = model_and_source(&SIGNATURE, &args, true)?;
         if model.label.classes.len() != 2 {
             return plan_err!(
                 "{NAME}: model {}@{} has {} classes; a ROC curve needs a binary classifier",

@@ -19,7 +19,7 @@ use datafusion::execution::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 
 use crate::functions::common::action::ActionTable;
-use crate::functions::common::args::{options_arg, session_state, string_arg};
+use crate::functions::common::args::{session_state, Signature};
 use crate::functions::common::options::Options;
 use crate::functions::common::source::resolve;
 use crate::models::{metrics, ModelType};
@@ -194,20 +194,20 @@ async fn deploy(state: SessionState, r: &Request) -> Result<Vec<RecordBatch>> {
     Ok(vec![RecordBatch::try_new(schema(), columns)?])
 }
 
+/// The arguments of `ml_deploy`.
+const SIGNATURE: Signature = Signature {
+    function: NAME,
+    names: &["model", "options"],
+    required: 1,
+    example: "ml_deploy('churn', 'strategy=best_score')",
+};
+
 impl TableFunctionImpl for MlDeploy {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let exprs = args.exprs();
-        if exprs.is_empty() || exprs.len() > 2 {
-            return plan_err!(
-                "{NAME}: expects (model [, options]), got {} arguments; e.g. \
-                 ml_deploy('churn', 'strategy=best_score')",
-                exprs.len()
-            );
-        }
-        let name = string_arg(NAME, "model", &exprs[0])?;
+        let bound = SIGNATURE.bind(&args)?;
+        let name = bound.get("model").to_string();
         validate_name(NAME, "model name", &name)?;
-        let options_text = options_arg(NAME, exprs, 1)?;
-        let options = Options::parse(NAME, &options_text, KEYS)?;
+        let options = Options::parse(NAME, bound.get("options"), KEYS)?;
         let strategy = options.choice("strategy", STRATEGIES)?;
         let version = options.integer("version", 1)?.map(u64::from);
         if strategy.is_some() && version.is_some() {

@@ -9,10 +9,11 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{plan_err, Result};
+use datafusion::common::Result;
 use datafusion::execution::SessionState;
 
 use crate::functions::common::action::ActionTable;
+use crate::functions::common::args::Signature;
 use crate::functions::common::schemas::{metrics_map, metrics_map_type};
 use crate::registry::{Metadata, Registry};
 
@@ -101,11 +102,17 @@ async fn list(state: SessionState) -> Result<Vec<RecordBatch>> {
     Ok(vec![RecordBatch::try_new(schema(), columns)?])
 }
 
+/// The arguments of `ml_models`.
+const SIGNATURE: Signature = Signature {
+    function: NAME,
+    names: &[],
+    required: 0,
+    example: "SELECT * FROM ml_models()",
+};
+
 impl TableFunctionImpl for MlModels {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        if !args.exprs().is_empty() {
-            return plan_err!("{NAME}: takes no arguments, e.g. SELECT * FROM ml_models()");
-        }
+        SIGNATURE.bind(&args)?;
         Ok(Arc::new(ActionTable::new(
             NAME,
             schema(),

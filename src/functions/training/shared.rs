@@ -19,12 +19,12 @@ use datafusion::common::{exec_err, plan_datafusion_err, plan_err, Result};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::{provider_as_source, MemTable};
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{col, LogicalPlan, LogicalPlanBuilder, ScalarUDF, SortExpr};
+use datafusion::logical_expr::{col, LogicalPlan, LogicalPlanBuilder, SortExpr};
 use mlfusion_udfs::dataset_fingerprint::State as FingerprintSum;
-use mlfusion_udfs::row_fingerprint::RowFingerprint;
+use mlfusion_udfs::expr_fn::row_fingerprint;
 
 use crate::errors::IntoDataFusion;
-use crate::functions::common::args::{options_arg, session_state, string_arg};
+use crate::functions::common::args::{session_state, Signature};
 use crate::functions::common::options::Options;
 use crate::functions::common::source::resolve;
 use crate::models::hyperparameters;
@@ -62,27 +62,21 @@ pub(crate) struct TrainingInput {
 /// and the features. Options may be `model_type`, `features`, the
 /// hyperparameters of the model type, and `extra_keys`.
 pub(crate) fn plan_input(
-    function: &'static str,
+    signature: &Signature,
     args: &TableFunctionArgs,
     extra_keys: &[&'static str],
 ) -> Result<(TrainingInput, Options)> {
-    let exprs = args.exprs();
-    if exprs.len() < 3 || exprs.len() > 4 {
-        return plan_err!(
-            "{function}: expects (model, source, label [, options]), got {} arguments; e.g. \
-             {function}('churn', 'train_rows', 'churned', 'model_type=logistic_reg')",
-            exprs.len()
-        );
-    }
-    let name = string_arg(function, "model", &exprs[0])?;
+    let function = signature.function;
+    let bound = signature.bind(args)?;
+    let name = bound.get("model").to_string();
     validate_name(function, "model name", &name)?;
-    let source_text = string_arg(function, "source", &exprs[1])?;
-    let label_text = string_arg(function, "label", &exprs[2])?;
-    let options_text = options_arg(function, exprs, 3)?;
+    let source_text = bound.get("source").to_string();
+    let label_text = bound.get("label");
+    let options_text = bound.get("options");
     let mut valid = vec!["model_type", "features"];
     valid.extend(hyperparameters::all_keys());
     valid.extend(extra_keys);
-    let options = Options::parse(function, &options_text, &valid)?;
+    let options = Options::parse(function, options_text, &valid)?;
     let model_type = match options.choice("model_type", MODEL_TYPES)? {
         Some(t) => ModelType::parse(t).ok_or_else(|| plan_datafusion_err!("{function}: {t}"))?,
         None => {
@@ -107,7 +101,7 @@ pub(crate) fn plan_input(
             })
             .map(|f| f.name().clone())
     };
-    let label = match (model_type, label_text.as_str()) {
+    let label = match (model_type, label_text) {
         (ModelType::Kmeans, "") => String::new(),
         (ModelType::Kmeans, _) => {
             return plan_err!(
@@ -121,7 +115,7 @@ pub(crate) fn plan_input(
                 model_type.name()
             )
         }
-        _ => match find(&label_text) {
+        _ => match find(label_text) {
             Some(label) => label,
             None => {
                 return plan_err!(
@@ -245,7 +239,7 @@ pub(crate) async fn load_rows(
         .iter()
         .map(|f| col(datafusion::common::Column::new_unqualified(f.name())))
         .collect();
-    let fingerprint = ScalarUDF::from(RowFingerprint::default()).call(columns.clone());
+    let fingerprint = row_fingerprint(None, columns.clone());
     let df = DataFrame::new(state.clone(), input.source.clone())
         .select(columns.into_iter().chain([fingerprint.alias(FINGERPRINT)]))?
         .sort(vec![SortExpr::new(col(FINGERPRINT), true, false)])?;

@@ -19,6 +19,7 @@ use super::shared::{
 };
 use crate::errors::IntoDataFusion;
 use crate::functions::common::action::ActionTable;
+use crate::functions::common::args::Signature;
 use crate::functions::common::schemas::{metrics_map, metrics_map_type};
 use crate::models::hyperparameters;
 use crate::models::hyperparameters::Hyperparameters;
@@ -41,9 +42,17 @@ pub fn result_schema() -> SchemaRef {
     ]))
 }
 
+/// The arguments of `ml_train`.
+const SIGNATURE: Signature = Signature {
+    function: NAME,
+    names: &["model", "source", "label", "options"],
+    required: 3,
+    example: "ml_train('churn', 'train_rows', 'churned', 'model_type=logistic_reg')",
+};
+
 impl TableFunctionImpl for MlTrain {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let (input, options) = plan_input(NAME, &args, &[])?;
+        let (input, options) = plan_input(&SIGNATURE, &args, &[])?;
         let mut hyper = Hyperparameters::new(input.model_type);
         for h in hyperparameters::of(input.model_type) {
             if let Some(text) = options.get(h.key) {

@@ -29,7 +29,7 @@ use super::shared::{
 };
 use crate::errors::IntoDataFusion;
 use crate::functions::common::action::{distinct_call, ActionTable};
-use crate::functions::common::args::{session_state, string_arg};
+use crate::functions::common::args::{session_state, Signature};
 use crate::models::hyperparameters;
 use crate::models::hyperparameters::{Hyperparameters, Kind};
 use crate::models::search::{Algorithm, Dimension, Observation, Search, Space, ALGORITHMS};
@@ -108,9 +108,17 @@ struct Plan {
     folds: Folds,
 }
 
+/// The arguments of `ml_tune`.
+const SIGNATURE: Signature = Signature {
+    function: NAME,
+    names: &["model", "source", "label", "options"],
+    required: 3,
+    example: "ml_tune('churn', 'train_rows', 'churned', 'model_type=logistic_reg')",
+};
+
 impl TableFunctionImpl for MlTune {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let (input, options) = plan_input(NAME, &args, KEYS)?;
+        let (input, options) = plan_input(&SIGNATURE, &args, KEYS)?;
         let model_type = input.model_type;
         let mut fixed = Hyperparameters::new(model_type);
         let mut dims = Vec::new();
@@ -710,17 +718,16 @@ pub struct MlTrials;
 impl TableFunctionImpl for MlTrials {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         const NAME: &str = "ml_trials";
-        let exprs = args.exprs();
-        if exprs.len() != 1 {
-            return plan_err!(
-                "{NAME}: expects (model), got {} arguments; e.g. {NAME}('churn') or \
-                 {NAME}('churn@3')",
-                exprs.len()
-            );
-        }
-        let text = string_arg(NAME, "model", &exprs[0])?;
+        const SIGNATURE: Signature = Signature {
+            function: NAME,
+            names: &["model"],
+            required: 1,
+            example: "ml_trials('churn') or ml_trials('churn@3')",
+        };
+        let bound = SIGNATURE.bind(&args)?;
+        let text = bound.get("model");
         let state = session_state(NAME, args.session())?;
-        let metadata = load_metadata(NAME, state, &text)?;
+        let metadata = load_metadata(NAME, state, text)?;
         let Some(tuning) = &metadata.tuning else {
             return plan_err!(
                 "{NAME}: model {}@{} was trained by ml_train, not ml_tune; it has no trials",

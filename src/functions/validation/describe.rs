@@ -23,13 +23,11 @@ use datafusion::functions::expr_fn::character_length;
 use datafusion::functions_aggregate::expr_fn::{
     approx_distinct, approx_percentile_cont, avg, count, max, min, stddev, sum,
 };
-use datafusion::logical_expr::{
-    cast as cast_expr, col, lit, when, AggregateUDF, Expr, LogicalPlan,
-};
-use mlfusion_udfs::approx_top_values::ApproxTopValues;
+use datafusion::logical_expr::{cast as cast_expr, col, lit, when, Expr, LogicalPlan};
+use mlfusion_udfs::expr_fn::approx_top_values;
 
 use crate::functions::common::action::ActionTable;
-use crate::functions::common::args::{options_arg, session_state, string_arg};
+use crate::functions::common::args::{session_state, Signature};
 use crate::functions::common::options::Options;
 use crate::functions::common::source::resolve;
 use crate::profile;
@@ -143,7 +141,6 @@ impl Plan {
             aggregates.push(e.alias(format!("a{}", aggregates.len())));
             aggregates.len() - 1
         };
-        let top_values = AggregateUDF::from(ApproxTopValues::default());
         let slots = columns
             .iter()
             .map(|(name, data_type)| {
@@ -163,7 +160,7 @@ impl Plan {
                 }
                 s.min = Some(add(min(plain.clone())));
                 s.max = Some(add(max(plain.clone())));
-                s.top = Some(add(top_values.call(vec![plain.clone(), lit(top_k as i64)])));
+                s.top = Some(add(approx_top_values(plain.clone(), lit(top_k as i64))));
                 match kind {
                     Kind::Numeric => {
                         let x = cast_expr(plain.clone(), DataType::Float64);
@@ -295,19 +292,19 @@ impl Plan {
     }
 }
 
+/// The arguments of `ml_describe`.
+const SIGNATURE: Signature = Signature {
+    function: NAME,
+    names: &["source", "options"],
+    required: 1,
+    example: "ml_describe('data/*.parquet', 'num_quantiles=4, top_k=3')",
+};
+
 impl TableFunctionImpl for MlDescribe {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let exprs = args.exprs();
-        if exprs.is_empty() || exprs.len() > 2 {
-            return plan_err!(
-                "{NAME}: expects (source [, options]), got {} arguments; e.g. \
-                 {NAME}('data/*.parquet', 'num_quantiles=4, top_k=3')",
-                exprs.len()
-            );
-        }
-        let source_text = string_arg(NAME, "source", &exprs[0])?;
-        let options_text = options_arg(NAME, exprs, 1)?;
-        let options = Options::parse(NAME, &options_text, &["num_quantiles", "top_k"])?;
+        let bound = SIGNATURE.bind(&args)?;
+        let source_text = bound.get("source");
+        let options = Options::parse(NAME, bound.get("options"), &["num_quantiles", "top_k"])?;
         let num_quantiles = options
             .integer("num_quantiles", 1)?
             .unwrap_or(DEFAULT_QUANTILES) as usize;
@@ -325,7 +322,7 @@ impl TableFunctionImpl for MlDescribe {
             );
         }
         let state = session_state(NAME, args.session())?;
-        let source = resolve(NAME, state, &source_text)?;
+        let source = resolve(NAME, state, source_text)?;
         let plan = Arc::new(Plan::new(source, num_quantiles, top_k));
         Ok(Arc::new(ActionTable::new(
             NAME,

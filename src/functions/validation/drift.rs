@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{exec_err, plan_err, Result};
+use datafusion::common::{exec_err, Result};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 
@@ -20,7 +20,7 @@ use super::anomalies::{
     anomaly_rows, anomaly_schema, compared_features, thresholds, Feature, KEYS,
 };
 use crate::functions::common::action::ActionTable;
-use crate::functions::common::args::{options_arg, session_state, string_arg};
+use crate::functions::common::args::{session_state, Signature};
 use crate::functions::common::options::Options;
 use crate::functions::common::source::resolve;
 use crate::profile;
@@ -79,23 +79,22 @@ impl Plan {
     }
 }
 
+/// The arguments of `ml_validate_drift`.
+const SIGNATURE: Signature = Signature {
+    function: NAME,
+    names: &["base", "study", "options"],
+    required: 2,
+    example: "ml_validate_drift('last_week', 'this_week', 'thresholds=[age:0.1]')",
+};
+
 impl TableFunctionImpl for MlValidateDrift {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let exprs = args.exprs();
-        if exprs.len() < 2 || exprs.len() > 3 {
-            return plan_err!(
-                "{NAME}: expects (base, study [, options]), got {} arguments; e.g. \
-                 {NAME}('last_week', 'this_week', 'thresholds=[age:0.1]')",
-                exprs.len()
-            );
-        }
-        let base_text = string_arg(NAME, "base", &exprs[0])?;
-        let study_text = string_arg(NAME, "study", &exprs[1])?;
-        let options_text = options_arg(NAME, exprs, 2)?;
-        let options = Options::parse(NAME, &options_text, KEYS)?;
+        let bound = SIGNATURE.bind(&args)?;
+        let (base_text, study_text) = (bound.get("base"), bound.get("study"));
+        let options = Options::parse(NAME, bound.get("options"), KEYS)?;
         let state = session_state(NAME, args.session())?;
-        let base = resolve(NAME, state, &base_text)?;
-        let study = resolve(NAME, state, &study_text)?;
+        let base = resolve(NAME, state, base_text)?;
+        let study = resolve(NAME, state, study_text)?;
         let features = compared_features(
             NAME,
             &options,

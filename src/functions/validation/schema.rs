@@ -18,7 +18,7 @@ use datafusion::execution::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 
 use crate::functions::common::action::ActionTable;
-use crate::functions::common::args::{options_arg, session_state, string_arg};
+use crate::functions::common::args::{session_state, Signature};
 use crate::functions::common::options::Options;
 use crate::functions::common::source::resolve;
 use crate::models::recorded_type;
@@ -213,20 +213,19 @@ impl Plan {
     }
 }
 
+/// The arguments of `ml_validate_schema`.
+const SIGNATURE: Signature = Signature {
+    function: NAME,
+    names: &["model", "source", "options"],
+    required: 2,
+    example: "ml_validate_schema('churn', 's3://lake/serving/today/')",
+};
+
 impl TableFunctionImpl for MlValidateSchema {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let exprs = args.exprs();
-        if exprs.len() < 2 || exprs.len() > 3 {
-            return plan_err!(
-                "{NAME}: expects (model, source [, options]), got {} arguments; e.g. \
-                 {NAME}('churn', 's3://lake/serving/today/')",
-                exprs.len()
-            );
-        }
-        let model_text = string_arg(NAME, "model", &exprs[0])?;
-        let source_text = string_arg(NAME, "source", &exprs[1])?;
-        let options_text = options_arg(NAME, exprs, 2)?;
-        let options = Options::parse(NAME, &options_text, KEYS)?;
+        let bound = SIGNATURE.bind(&args)?;
+        let (model_text, source_text) = (bound.get("model"), bound.get("source"));
+        let options = Options::parse(NAME, bound.get("options"), KEYS)?;
         let number =
             |key, default| -> Result<f64> { Ok(options.number(key, 0.0)?.unwrap_or(default)) };
         let (null_share, unseen_share, margin) = (
@@ -235,7 +234,7 @@ impl TableFunctionImpl for MlValidateSchema {
             number("range_margin", 0.1)?,
         );
         let state = session_state(NAME, args.session())?;
-        let metadata = load_metadata(NAME, state, &model_text)?;
+        let metadata = load_metadata(NAME, state, model_text)?;
         let Some(statistics) = metadata.training_statistics.clone() else {
             return plan_err!(
                 "{NAME}: model {}@{} has no training statistics (it was trained by an older \
@@ -244,7 +243,7 @@ impl TableFunctionImpl for MlValidateSchema {
                 metadata.version
             );
         };
-        let source = resolve(NAME, state, &source_text)?;
+        let source = resolve(NAME, state, source_text)?;
         let fields = source.schema().fields();
         let mut found = Vec::new();
         let mut compared = Vec::new();

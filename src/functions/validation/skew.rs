@@ -13,7 +13,7 @@ use datafusion::logical_expr::LogicalPlan;
 
 use super::anomalies::{anomaly_rows, anomaly_schema, thresholds, Feature, KEYS};
 use crate::functions::common::action::ActionTable;
-use crate::functions::common::args::{options_arg, session_state, string_arg};
+use crate::functions::common::args::{session_state, Signature};
 use crate::functions::common::options::Options;
 use crate::functions::common::source::resolve;
 use crate::profile;
@@ -58,22 +58,21 @@ impl Plan {
     }
 }
 
+/// The arguments of `ml_validate_skew`.
+const SIGNATURE: Signature = Signature {
+    function: NAME,
+    names: &["model", "serving", "options"],
+    required: 2,
+    example: "ml_validate_skew('churn', 's3://lake/serving/today/')",
+};
+
 impl TableFunctionImpl for MlValidateSkew {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let exprs = args.exprs();
-        if exprs.len() < 2 || exprs.len() > 3 {
-            return plan_err!(
-                "{NAME}: expects (model, serving [, options]), got {} arguments; e.g. \
-                 {NAME}('churn', 's3://lake/serving/today/')",
-                exprs.len()
-            );
-        }
-        let model_text = string_arg(NAME, "model", &exprs[0])?;
-        let serving_text = string_arg(NAME, "serving", &exprs[1])?;
-        let options_text = options_arg(NAME, exprs, 2)?;
-        let options = Options::parse(NAME, &options_text, KEYS)?;
+        let bound = SIGNATURE.bind(&args)?;
+        let (model_text, serving_text) = (bound.get("model"), bound.get("serving"));
+        let options = Options::parse(NAME, bound.get("options"), KEYS)?;
         let state = session_state(NAME, args.session())?;
-        let metadata = load_metadata(NAME, state, &model_text)?;
+        let metadata = load_metadata(NAME, state, model_text)?;
         let Some(statistics) = &metadata.training_statistics else {
             return plan_err!(
                 "{NAME}: model {}@{} has no training statistics (it was trained by an older \
@@ -82,7 +81,7 @@ impl TableFunctionImpl for MlValidateSkew {
                 metadata.version
             );
         };
-        let serving = resolve(NAME, state, &serving_text)?;
+        let serving = resolve(NAME, state, serving_text)?;
         let schema = Arc::clone(serving.schema());
         let profiled: Vec<(&str, &Profile)> = statistics
             .features
