@@ -49,8 +49,10 @@ pub struct Metadata {
     pub training_rows: u64,
     pub data_fingerprint: Option<i64>,
     pub source: String,
-    /// The `ml_split(...)` call in the source, if it names one.
-    pub split_spec: Option<String>,
+    /// How the training rows were split: the `ml_split` the source reads
+    /// (absent when it reads none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_spec: Option<RecordedSplit>,
     /// Fingerprint64 of model.json, checked when the model is loaded.
     pub model_fingerprint: String,
     /// How `ml_tune` chose the hyperparameters, with every trial (absent
@@ -65,6 +67,60 @@ pub struct Metadata {
     /// a registry can move), so that a cluster's executors can load it.
     #[serde(skip)]
     pub registry: String,
+}
+
+/// The split a version's training rows came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RecordedSplit {
+    /// What `ml_split` was asked, as structured data.
+    Spec(SplitSpec),
+    /// Versions written before mlfusion recorded the parameters: the text of
+    /// the `ml_split(...)` call found in the source query.
+    Text(String),
+}
+
+impl RecordedSplit {
+    /// As `ml_models` shows it: the parameters as JSON, or the old text.
+    pub fn to_text(&self) -> String {
+        match self {
+            Self::Spec(spec) => serde_json::to_string(spec).unwrap_or_default(),
+            Self::Text(text) => text.clone(),
+        }
+    }
+}
+
+/// How `ml_split` splits its source: every option, resolved (defaults
+/// filled in, the key's columns listed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitSpec {
+    /// The source `ml_split` read, as given.
+    pub source: String,
+    pub method: SplitMethod,
+    #[serde(with = "crate::models::exact")]
+    pub test_fraction: f64,
+    #[serde(with = "crate::models::exact")]
+    pub validation_fraction: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stratify: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The columns each row is hashed by (empty with `group`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key: Vec<String>,
+    pub salt: String,
+}
+
+/// `ml_split`'s `method` option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitMethod {
+    /// Each row by its own fingerprint: stable when rows are appended.
+    Hash,
+    /// Dealt in fingerprint order within each stratum: exact shares.
+    Balanced,
 }
 
 /// The training rows as skew and schema checks see them.

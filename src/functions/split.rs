@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::metadata::FieldMetadata;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{plan_err, Column, DFSchema, JoinType, NullEquality, Result, ScalarValue};
 use datafusion::datasource::ViewTable;
@@ -31,6 +32,8 @@ use mlfusion_udfs::expr_fn::{abs_mod, row_fingerprint};
 use crate::functions::common::args::{session_state, Signature};
 use crate::functions::common::options::Options;
 use crate::functions::common::source::resolve;
+use crate::functions::common::splits::split_metadata;
+use crate::registry::{SplitMethod, SplitSpec};
 
 const NAME: &str = "ml_split";
 
@@ -139,6 +142,29 @@ impl Spec {
         })
     }
 
+    /// The parameters a model trained on this split records.
+    fn recorded(&self, source: &str) -> SplitSpec {
+        SplitSpec {
+            source: source.to_string(),
+            method: if self.balanced {
+                SplitMethod::Balanced
+            } else {
+                SplitMethod::Hash
+            },
+            test_fraction: self.test_ppm as f64 / PPM as f64,
+            validation_fraction: self.validation_ppm as f64 / PPM as f64,
+            folds: self.folds,
+            stratify: self.stratify.clone(),
+            group: self.group.clone(),
+            key: if self.group.is_some() {
+                vec![]
+            } else {
+                self.key.clone()
+            },
+            salt: self.salt.clone(),
+        }
+    }
+
     /// `row_fingerprint(salt, columns…)`.
     fn salted_fingerprint(&self, columns: &[String]) -> Expr {
         row_fingerprint(
@@ -158,12 +184,14 @@ impl Spec {
     /// The split and fold of every row of `source`. `read_twice`: whether
     /// the balanced method may read the source a second time for the counts
     /// of its strata (only if both reads give the same rows, see
-    /// [`reads_same_rows_twice`]).
+    /// [`reads_same_rows_twice`]). `marker`: the metadata of the `split` and
+    /// `fold` columns (the split's parameters).
     fn plan(
         &self,
         source: LogicalPlan,
         columns: &[String],
         read_twice: bool,
+        marker: &FieldMetadata,
     ) -> Result<LogicalPlan> {
         // The source under one name, so that its columns are found by name.
         let source = LogicalPlanBuilder::from(source)
@@ -288,7 +316,7 @@ impl Spec {
                 .when(unit().lt(int(tv)), lit("validation"))
                 .otherwise(lit("train"))?;
             let mut exprs = out;
-            exprs.extend([split.alias("split"), fold.alias("fold")]);
+            exprs.extend(marked(split, fold, marker));
             return select(rows, exprs);
         }
         // Balanced: rank the units (rows, or groups) of each stratum by
@@ -446,9 +474,17 @@ impl Spec {
             .when(r.lt(end(tv)), lit("validation"))
             .otherwise(lit("train"))?;
         let mut exprs = out;
-        exprs.extend([split.alias("split"), fold.alias("fold")]);
+        exprs.extend(marked(split, fold, marker));
         select(ranked, exprs)
     }
+}
+
+/// The `split` and `fold` columns, marked with the split's parameters.
+fn marked(split: Expr, fold: Expr, marker: &FieldMetadata) -> [Expr; 2] {
+    [
+        split.alias_with_metadata("split", Some(marker.clone())),
+        fold.alias_with_metadata("fold", Some(marker.clone())),
+    ]
 }
 
 /// A column by its name as written (any case, dots included).
@@ -560,7 +596,8 @@ impl TableFunctionImpl for MlSplit {
         }
         let spec = Spec::new(&options, &columns, &schema)?;
         let read_twice = reads_same_rows_twice(&source)?;
-        let plan = spec.plan(source, &columns, read_twice)?;
+        let marker = split_metadata(&spec.recorded(source_text));
+        let plan = spec.plan(source, &columns, read_twice, &marker)?;
         Ok(Arc::new(ViewTable::new(plan, None)))
     }
 }

@@ -7,3 +7,4 @@ pub(crate) mod model_args;
 pub(crate) mod options;
 pub(crate) mod schemas;
 pub(crate) mod source;
+pub(crate) mod splits;

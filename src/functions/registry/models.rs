@@ -95,7 +95,8 @@ async fn list(state: SessionState) -> Result<Vec<RecordBatch>> {
         int(&|m| m.data_fingerprint),
         text(&|(m, _)| m.source.clone()),
         Arc::new(StringArray::from_iter(
-            rows.iter().map(|(m, _)| m.split_spec.clone()),
+            rows.iter()
+                .map(|(m, _)| m.split_spec.as_ref().map(|s| s.to_text())),
         )),
         text(&|(m, _)| registry.uri(&m.model, m.version)),
     ];

@@ -27,6 +27,7 @@ use crate::errors::IntoDataFusion;
 use crate::functions::common::args::{session_state, Signature};
 use crate::functions::common::options::Options;
 use crate::functions::common::source::resolve;
+use crate::functions::common::splits::split_of;
 use crate::models::hyperparameters;
 use crate::models::hyperparameters::Hyperparameters;
 use crate::models::preprocess::{Features, Matrix};
@@ -36,8 +37,8 @@ use crate::models::{
 };
 use crate::profile;
 use crate::registry::{
-    model_fingerprint, now_rfc3339, validate_name, FeatureStatistics, Metadata, Registry,
-    TrainingStatistics, Tuning,
+    model_fingerprint, now_rfc3339, validate_name, FeatureStatistics, Metadata, RecordedSplit,
+    Registry, TrainingStatistics, Tuning,
 };
 
 /// Columns `ml_split` adds, never features by default.
@@ -476,7 +477,7 @@ pub(crate) async fn store(
         training_rows: rows.data.num_rows() as u64,
         data_fingerprint: rows.fingerprint,
         source: input.source_text.clone(),
-        split_spec: split_spec(&input.source_text),
+        split_spec: split_of(input.source.schema()).map(RecordedSplit::Spec),
         model_fingerprint: model_fingerprint(&model_json),
         tuning,
         training_statistics,
@@ -525,24 +526,4 @@ async fn training_statistics(
             })
             .collect(),
     })
-}
-
-/// The `ml_split(...)` call in a source query, if there is one.
-fn split_spec(source: &str) -> Option<String> {
-    let lower = source.to_ascii_lowercase();
-    let start = lower.find("ml_split(")?;
-    let mut depth = 0;
-    for (i, c) in source[start..].char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(source[start..start + i + 1].to_string());
-                }
-            }
-            _ => {}
-        }
-    }
-    None
 }
