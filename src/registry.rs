@@ -549,3 +549,40 @@ impl Registry {
 pub fn model_fingerprint(bytes: &[u8]) -> String {
     format!("{:016x}", mlfusion_udfs::farmhash::fingerprint64(bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Versions written before splits were recorded as data hold the
+    /// `ml_split(...)` text, or null: both still read.
+    #[test]
+    fn recorded_splits_of_every_version_read() {
+        let spec = SplitSpec {
+            source: "data/x.parquet".to_string(),
+            method: SplitMethod::Hash,
+            test_fraction: 0.1,
+            validation_fraction: 0.0,
+            folds: Some(5),
+            stratify: None,
+            group: Some("user".to_string()),
+            key: vec![],
+            salt: "s".to_string(),
+        };
+        let json = serde_json::to_string(&RecordedSplit::Spec(spec.clone())).unwrap();
+        assert_eq!(
+            json,
+            r#"{"source":"data/x.parquet","method":"hash","test_fraction":"0.1","validation_fraction":"0","folds":5,"group":"user","salt":"s"}"#
+        );
+        let read: RecordedSplit = serde_json::from_str(&json).unwrap();
+        assert_eq!(read, RecordedSplit::Spec(spec));
+        let old: RecordedSplit = serde_json::from_str(r#""ml_split('x', 'folds=5')""#).unwrap();
+        assert_eq!(old.to_text(), "ml_split('x', 'folds=5')");
+        #[derive(Deserialize)]
+        struct Old {
+            split_spec: Option<RecordedSplit>,
+        }
+        let none: Old = serde_json::from_str(r#"{"split_spec": null}"#).unwrap();
+        assert!(none.split_spec.is_none());
+    }
+}
