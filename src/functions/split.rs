@@ -81,7 +81,7 @@ struct Spec {
     /// The columns hashed for each row (all source columns by default).
     key: Vec<String>,
     salt: String,
-    balanced: bool,
+    method: SplitMethod,
 }
 
 impl Spec {
@@ -120,15 +120,16 @@ impl Spec {
                  assigned by its group's value"
             );
         }
-        let balanced = match options.choice("method", &["hash", "balanced"])? {
-            Some("hash") if stratify.is_some() => {
+        let method = match options.enumerated::<SplitMethod>("method")? {
+            Some(SplitMethod::Hash) if stratify.is_some() => {
                 return plan_err!(
                     "{NAME}: stratify needs method=balanced (method=hash assigns each row on its \
                      own, so it cannot balance strata); drop method or set method=balanced"
                 );
             }
-            Some(m) => m == "balanced",
-            None => stratify.is_some(),
+            Some(method) => method,
+            None if stratify.is_some() => SplitMethod::Balanced,
+            None => SplitMethod::Hash,
         };
         Ok(Self {
             test_ppm,
@@ -138,7 +139,7 @@ impl Spec {
             group,
             key: key.unwrap_or_else(|| columns.to_vec()),
             salt: options.get("salt").unwrap_or("").to_string(),
-            balanced,
+            method,
         })
     }
 
@@ -146,11 +147,7 @@ impl Spec {
     fn recorded(&self, source: &str) -> SplitSpec {
         SplitSpec {
             source: source.to_string(),
-            method: if self.balanced {
-                SplitMethod::Balanced
-            } else {
-                SplitMethod::Hash
-            },
+            method: self.method,
             test_fraction: self.test_ppm as f64 / PPM as f64,
             validation_fraction: self.validation_ppm as f64 / PPM as f64,
             folds: self.folds,
@@ -299,7 +296,7 @@ impl Spec {
                 .build()?;
             select(joined, keep)
         };
-        if !self.balanced {
+        if self.method == SplitMethod::Hash {
             // Each row on its own: a bucket in parts per million from the
             // fingerprint's low digits, the fold from the digits above.
             let rows = extend(source, vec![fp.alias(&h_fp)])?;

@@ -118,6 +118,15 @@ impl Options {
         }
     }
 
+    /// The value of `key` as one of an enum's values (a [`Choice`]).
+    pub fn enumerated<T: Choice>(&self, key: &str) -> Result<Option<T>> {
+        let names: Vec<&'static str> = T::CHOICES.iter().map(|(name, _)| *name).collect();
+        Ok(self
+            .choice(key, &names)?
+            .and_then(|name| T::CHOICES.iter().find(|(n, _)| *n == name))
+            .map(|(_, value)| *value))
+    }
+
     /// Column names of `schema` named by `key`: one name, or a bracketed
     /// list `[a, b]`. Names match exactly, or else case-insensitively.
     pub fn columns(&self, key: &str, schema: &DFSchema) -> Result<Option<Vec<String>>> {
@@ -179,6 +188,35 @@ fn split_top_level(text: &str) -> Vec<&str> {
     }
     parts.push(&text[start..]);
     parts
+}
+
+/// An option whose values are the names of an enum's values.
+pub trait Choice: Copy + PartialEq + 'static {
+    /// Every value with its name, in the order messages list them.
+    const CHOICES: &'static [(&'static str, Self)];
+
+    /// The value's name.
+    fn name(self) -> &'static str {
+        Self::CHOICES
+            .iter()
+            .find(|(_, value)| *value == self)
+            .map_or("", |(name, _)| name)
+    }
+}
+
+impl Choice for crate::models::ModelType {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("linear_reg", Self::LinearReg),
+        ("logistic_reg", Self::LogisticReg),
+        ("boosted_tree_regressor", Self::BoostedTreeRegressor),
+        ("boosted_tree_classifier", Self::BoostedTreeClassifier),
+        ("kmeans", Self::Kmeans),
+    ];
+}
+
+impl Choice for crate::registry::SplitMethod {
+    const CHOICES: &'static [(&'static str, Self)] =
+        &[("hash", Self::Hash), ("balanced", Self::Balanced)];
 }
 
 #[cfg(test)]

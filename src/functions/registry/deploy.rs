@@ -20,7 +20,7 @@ use datafusion::logical_expr::LogicalPlan;
 
 use crate::functions::common::action::ActionTable;
 use crate::functions::common::args::{session_state, Signature};
-use crate::functions::common::options::Options;
+use crate::functions::common::options::{Choice, Options};
 use crate::functions::common::source::resolve;
 use crate::models::{metrics, ModelType};
 use crate::progress;
@@ -31,7 +31,23 @@ const NAME: &str = "ml_deploy";
 
 const KEYS: &[&str] = &["strategy", "version", "alias", "evaluate_on"];
 
-const STRATEGIES: &[&str] = &["best_score", "most_recent", "rollback"];
+/// How `ml_deploy` picks the version (without `version=N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strategy {
+    /// The best headline score (on the training rows, or on `evaluate_on`).
+    BestScore,
+    MostRecent,
+    /// The version the alias pointed at before its current one.
+    Rollback,
+}
+
+impl Choice for Strategy {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("best_score", Self::BestScore),
+        ("most_recent", Self::MostRecent),
+        ("rollback", Self::Rollback),
+    ];
+}
 
 #[derive(Debug, Default)]
 pub struct MlDeploy;
@@ -68,7 +84,7 @@ fn score(m: &Metadata) -> Option<f64> {
 struct Request {
     name: String,
     alias: String,
-    strategy: &'static str,
+    strategy: Strategy,
     version: Option<u64>,
     /// Held-out rows to judge the current version and the newest on.
     evaluate_on: Option<(String, LogicalPlan)>,
@@ -109,13 +125,13 @@ async fn deploy(state: SessionState, r: &Request) -> Result<Vec<RecordBatch>> {
             Some(m) => m.version,
             None => return plan_err!("{NAME}: model {} has no version {v}", r.name),
         },
-        ("most_recent", _) => versions[versions.len() - 1].version,
-        ("rollback", _) => {
+        (Strategy::MostRecent, _) => versions[versions.len() - 1].version,
+        (Strategy::Rollback, _) => {
             // Replay the log as a stack: deployments push, rollbacks pop, so
             // repeated rollbacks walk back through the history.
             let mut stack: Vec<u64> = Vec::new();
             for e in &log {
-                if e.strategy == "rollback" {
+                if e.strategy == Strategy::Rollback.name() {
                     stack.pop();
                 } else {
                     stack.push(e.version);
@@ -132,7 +148,7 @@ async fn deploy(state: SessionState, r: &Request) -> Result<Vec<RecordBatch>> {
                 }
             }
         }
-        ("best_score", _) if r.evaluate_on.is_some() => {
+        (Strategy::BestScore, _) if r.evaluate_on.is_some() => {
             let newest = &versions[versions.len() - 1];
             let champion = current.and_then(|v| versions.iter().find(|m| m.version == v));
             match (champion, &r.evaluate_on) {
@@ -170,8 +186,8 @@ async fn deploy(state: SessionState, r: &Request) -> Result<Vec<RecordBatch>> {
     };
     let strategy = match (r.version, &r.evaluate_on) {
         (Some(v), _) => format!("version={v}"),
-        (None, Some((text, _))) => format!("{}, evaluate_on={text}", r.strategy),
-        (None, None) => r.strategy.to_string(),
+        (None, Some((text, _))) => format!("{}, evaluate_on={text}", r.strategy.name()),
+        (None, None) => r.strategy.name().to_string(),
     };
     registry
         .set_alias(
@@ -208,7 +224,7 @@ impl TableFunctionImpl for MlDeploy {
         let name = bound.get("model").to_string();
         validate_name(NAME, "model name", &name)?;
         let options = Options::parse(NAME, bound.get("options"), KEYS)?;
-        let strategy = options.choice("strategy", STRATEGIES)?;
+        let strategy = options.enumerated::<Strategy>("strategy")?;
         let version = options.integer("version", 1)?.map(u64::from);
         if strategy.is_some() && version.is_some() {
             return plan_err!("{NAME}: give either strategy or version, not both");
@@ -217,7 +233,9 @@ impl TableFunctionImpl for MlDeploy {
         validate_alias(NAME, &alias)?;
         let evaluate_on = match options.get("evaluate_on") {
             None => None,
-            Some(_) if matches!(strategy, Some(s) if s != "best_score") || version.is_some() => {
+            Some(_)
+                if matches!(strategy, Some(s) if s != Strategy::BestScore) || version.is_some() =>
+            {
                 return plan_err!("{NAME}: option evaluate_on goes with strategy=best_score")
             }
             Some(text) => {
@@ -228,7 +246,7 @@ impl TableFunctionImpl for MlDeploy {
         let request = Arc::new(Request {
             name,
             alias,
-            strategy: strategy.unwrap_or("best_score"),
+            strategy: strategy.unwrap_or(Strategy::BestScore),
             evaluate_on,
             version,
         });

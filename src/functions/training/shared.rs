@@ -15,7 +15,7 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch
 use datafusion::arrow::compute::{cast, concat_batches, sort_to_indices, take};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::TableFunctionArgs;
-use datafusion::common::{exec_err, plan_datafusion_err, plan_err, Result};
+use datafusion::common::{exec_err, plan_err, Result};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::{provider_as_source, MemTable};
 use datafusion::execution::SessionState;
@@ -78,14 +78,11 @@ pub(crate) fn plan_input(
     valid.extend(hyperparameters::all_keys());
     valid.extend(extra_keys);
     let options = Options::parse(function, options_text, &valid)?;
-    let model_type = match options.choice("model_type", MODEL_TYPES)? {
-        Some(t) => ModelType::parse(t).ok_or_else(|| plan_datafusion_err!("{function}: {t}"))?,
-        None => {
-            return plan_err!(
-                "{function}: option model_type is required; valid values: {}",
-                MODEL_TYPES.join(", ")
-            )
-        }
+    let Some(model_type) = options.enumerated::<ModelType>("model_type")? else {
+        return plan_err!(
+            "{function}: option model_type is required; valid values: {}",
+            MODEL_TYPES.join(", ")
+        );
     };
     let state = session_state(function, args.session())?;
     let source = resolve(function, state, &source_text)?;
