@@ -28,7 +28,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::IntoDataFusion;
-use crate::models::{class_indices, kmeans, metrics, numeric_label, Model, ModelType, Params};
+use crate::models::{class_indices, kmeans, metrics, numeric_label, Model, Params, Task};
 use crate::registry::{parse_model_ref, Metadata, Registry};
 use crate::util::block_on;
 
@@ -137,10 +137,10 @@ impl PredictUdf {
 }
 
 fn predicted_type(model: &Model) -> Result<DataType> {
-    match model.model_type {
-        t if t.is_classifier() => model.label.arrow_type().into_df(),
-        ModelType::Kmeans => Ok(DataType::Int64),
-        _ => Ok(DataType::Float64),
+    match model.model_type.task() {
+        Task::Classification => model.label.arrow_type().into_df(),
+        Task::Clustering => Ok(DataType::Int64),
+        Task::Regression => Ok(DataType::Float64),
     }
 }
 
@@ -180,7 +180,7 @@ impl ScalarUDFImpl for PredictUdf {
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(2);
         match p.probs {
             // Centroids are numbered from 1, as in BigQuery ML.
-            None if self.model.model_type == ModelType::Kmeans => columns.push(Arc::new(
+            None if self.model.model_type.task() == Task::Clustering => columns.push(Arc::new(
                 Int64Array::from_iter_values(p.values.iter().map(|&c| c as i64 + 1)),
             )),
             None => columns.push(Arc::new(Float64Array::from(p.values))),
@@ -224,7 +224,7 @@ impl ScalarUDFImpl for PredictUdf {
 /// The name of the prediction column: `predicted_<label>`, or
 /// `centroid_id` for k-means.
 pub fn predicted_name(model: &Model) -> String {
-    if model.model_type == ModelType::Kmeans {
+    if model.model_type.task() == Task::Clustering {
         "centroid_id".to_string()
     } else {
         format!("predicted_{}", model.label.name)
@@ -322,7 +322,7 @@ pub async fn evaluate(
     metadata: &Metadata,
     model: Arc<Model>,
 ) -> Result<metrics::Metrics> {
-    if model.model_type == ModelType::Kmeans {
+    if model.model_type.task() == Task::Clustering {
         return evaluate_kmeans(function, state, source, model).await;
     }
     Ok(

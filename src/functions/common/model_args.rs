@@ -8,7 +8,7 @@ use datafusion::logical_expr::LogicalPlan;
 
 use crate::functions::common::args::{session_state, Signature};
 use crate::functions::common::source::resolve;
-use crate::models::{Model, ModelType};
+use crate::models::{Model, Task};
 use crate::registry::Metadata;
 use crate::scoring::{load_model, predict_plan, scored_plan};
 
@@ -44,7 +44,7 @@ pub fn model_and_source(
         );
     }
     let label = &model.label.name;
-    if model.model_type != ModelType::Kmeans
+    if model.model_type.task() != Task::Clustering
         && source.schema().field_with_unqualified_name(label).is_err()
     {
         return plan_err!(
@@ -55,7 +55,7 @@ pub fn model_and_source(
         );
     }
     // Check the features now, so a missing one is a planning error.
-    if model.model_type != ModelType::Kmeans {
+    if model.model_type.task() != Task::Clustering {
         scored_plan(function, source.clone(), &metadata, &model)?;
     } else {
         predict_plan(function, source.clone(), &metadata, model.clone())?;

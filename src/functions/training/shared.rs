@@ -99,12 +99,13 @@ pub(crate) fn plan_input(
             })
             .map(|f| f.name().clone())
     };
-    let label = match (model_type, label_text) {
-        (ModelType::Kmeans, "") => String::new(),
-        (ModelType::Kmeans, _) => {
+    let label = match (model_type.task(), label_text) {
+        (Task::Clustering, "") => String::new(),
+        (Task::Clustering, _) => {
             return plan_err!(
-                "{function}: kmeans learns without a label; pass '' as the label, e.g. \
-                 {function}('segments', 'customers', '', 'model_type=kmeans, num_clusters=4')"
+                "{function}: {} learns without a label; pass '' as the label, e.g. \
+                 {function}('segments', 'customers', '', 'model_type=kmeans, num_clusters=4')",
+                model_type.name()
             )
         }
         (_, "") => {
