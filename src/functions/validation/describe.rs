@@ -292,19 +292,17 @@ impl Plan {
     }
 }
 
-/// The arguments of `ml_describe`.
-const SIGNATURE: Signature = Signature {
-    function: NAME,
-    names: &["source", "options"],
-    required: 1,
-    example: "ml_describe('data/*.parquet', 'num_quantiles=4, top_k=3')",
-};
+/// `ml_describe`'s options.
+struct DescribeOptions {
+    /// Quantiles per numeric column (1 to 100).
+    num_quantiles: usize,
+    /// Most frequent values per column (1 to `approx_top_values`' capacity).
+    top_k: usize,
+}
 
-impl TableFunctionImpl for MlDescribe {
-    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let bound = SIGNATURE.bind(&args)?;
-        let source_text = bound.get("source");
-        let options = Options::parse(NAME, bound.get("options"), &["num_quantiles", "top_k"])?;
+impl DescribeOptions {
+    fn parse(text: &str) -> Result<Self> {
+        let options = Options::parse(NAME, text, &["num_quantiles", "top_k"])?;
         let num_quantiles = options
             .integer("num_quantiles", 1)?
             .unwrap_or(DEFAULT_QUANTILES) as usize;
@@ -321,9 +319,29 @@ impl TableFunctionImpl for MlDescribe {
                 mlfusion_udfs::approx_top_values::CAPACITY
             );
         }
+        Ok(Self {
+            num_quantiles,
+            top_k,
+        })
+    }
+}
+
+/// The arguments of `ml_describe`.
+const SIGNATURE: Signature = Signature {
+    function: NAME,
+    names: &["source", "options"],
+    required: 1,
+    example: "ml_describe('data/*.parquet', 'num_quantiles=4, top_k=3')",
+};
+
+impl TableFunctionImpl for MlDescribe {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let bound = SIGNATURE.bind(&args)?;
+        let source_text = bound.get("source");
+        let options = DescribeOptions::parse(bound.get("options"))?;
         let state = session_state(NAME, args.session())?;
         let source = resolve(NAME, state, source_text)?;
-        let plan = Arc::new(Plan::new(source, num_quantiles, top_k));
+        let plan = Arc::new(Plan::new(source, options.num_quantiles, options.top_k));
         Ok(Arc::new(ActionTable::new(
             NAME,
             output_schema(),

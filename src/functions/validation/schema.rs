@@ -213,6 +213,30 @@ impl Plan {
     }
 }
 
+/// `ml_validate_schema`'s options: the shares and margin past which a
+/// change is an anomaly.
+struct SchemaOptions {
+    /// `null_share_threshold`: NULLs past the training share by this much.
+    null_share: f64,
+    /// `unseen_share_threshold`: the share of values training never saw.
+    unseen_share: f64,
+    /// `range_margin`: how far past the training range, as a share of it.
+    margin: f64,
+}
+
+impl SchemaOptions {
+    fn parse(text: &str) -> Result<Self> {
+        let options = Options::parse(NAME, text, KEYS)?;
+        let number =
+            |key, default| -> Result<f64> { Ok(options.number(key, 0.0)?.unwrap_or(default)) };
+        Ok(Self {
+            null_share: number("null_share_threshold", 0.1)?,
+            unseen_share: number("unseen_share_threshold", 0.01)?,
+            margin: number("range_margin", 0.1)?,
+        })
+    }
+}
+
 /// The arguments of `ml_validate_schema`.
 const SIGNATURE: Signature = Signature {
     function: NAME,
@@ -225,14 +249,11 @@ impl TableFunctionImpl for MlValidateSchema {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let bound = SIGNATURE.bind(&args)?;
         let (model_text, source_text) = (bound.get("model"), bound.get("source"));
-        let options = Options::parse(NAME, bound.get("options"), KEYS)?;
-        let number =
-            |key, default| -> Result<f64> { Ok(options.number(key, 0.0)?.unwrap_or(default)) };
-        let (null_share, unseen_share, margin) = (
-            number("null_share_threshold", 0.1)?,
-            number("unseen_share_threshold", 0.01)?,
-            number("range_margin", 0.1)?,
-        );
+        let SchemaOptions {
+            null_share,
+            unseen_share,
+            margin,
+        } = SchemaOptions::parse(bound.get("options"))?;
         let state = session_state(NAME, args.session())?;
         let metadata = load_metadata(NAME, state, model_text)?;
         let Some(statistics) = metadata.training_statistics.clone() else {
