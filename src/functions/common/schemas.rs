@@ -7,9 +7,10 @@ use datafusion::arrow::array::{Array, ArrayRef, Float64Builder, MapBuilder, Stri
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 
+/// The type of a metrics column: MAP(VARCHAR, DOUBLE), as [`metrics_map`]
+/// builds it (`ml_train`'s and `ml_tune`'s `metrics`, `ml_models`').
 pub fn metrics_map_type() -> DataType {
-    let builder = MapBuilder::new(None, StringBuilder::new(), Float64Builder::new());
-    let mut builder = builder;
+    let mut builder = MapBuilder::new(None, StringBuilder::new(), Float64Builder::new());
     Array::data_type(&builder.finish()).clone()
 }
 

@@ -28,8 +28,7 @@ use crate::functions::common::args::{session_state, Signature};
 use crate::functions::common::options::Options;
 use crate::functions::common::source::resolve;
 use crate::functions::common::splits::split_of;
-use crate::models::hyperparameters;
-use crate::models::hyperparameters::Hyperparameters;
+use crate::models::hyperparameters::{self, Hyperparameters};
 use crate::models::preprocess::{Features, Matrix};
 use crate::models::{
     class_indices, kmeans, label_strings, metrics, numeric_label, recorded_type, Label, Model,

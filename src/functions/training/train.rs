@@ -21,8 +21,7 @@ use crate::errors::IntoDataFusion;
 use crate::functions::common::action::ActionTable;
 use crate::functions::common::args::Signature;
 use crate::functions::common::schemas::{metrics_map, metrics_map_type};
-use crate::models::hyperparameters;
-use crate::models::hyperparameters::Hyperparameters;
+use crate::models::hyperparameters::{self, Hyperparameters};
 use crate::registry::Metadata;
 
 const NAME: &str = "ml_train";

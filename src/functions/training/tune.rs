@@ -30,8 +30,7 @@ use super::shared::{
 use crate::errors::IntoDataFusion;
 use crate::functions::common::action::{distinct_call, ActionTable};
 use crate::functions::common::args::{session_state, Signature};
-use crate::models::hyperparameters;
-use crate::models::hyperparameters::{Hyperparameters, Kind};
+use crate::models::hyperparameters::{self, Hyperparameters, Kind};
 use crate::models::search::{Algorithm, Dimension, Observation, Search, Space, ALGORITHMS};
 use crate::models::{metrics, ModelType};
 use crate::progress;
