@@ -49,10 +49,16 @@ pub struct Metadata {
     pub training_rows: u64,
     pub data_fingerprint: Option<i64>,
     pub source: String,
-    /// How the training rows were split: the `ml_split` the source reads
-    /// (absent when it reads none).
+    /// Versions from before `split`: the text of the `ml_split(...)` call
+    /// found in the source query (never written now; older mlfusion reads
+    /// its absence as none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub split_spec: Option<RecordedSplit>,
+    pub split_spec: Option<String>,
+    /// How the training rows were split: the `ml_split` the source reads
+    /// (absent when it reads none). A field of its own, so that older
+    /// mlfusion, which ignores it, still reads the version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<SplitSpec>,
     /// Fingerprint64 of model.json, checked when the model is loaded.
     pub model_fingerprint: String,
     /// How `ml_tune` chose the hyperparameters, with every trial (absent
@@ -69,23 +75,13 @@ pub struct Metadata {
     pub registry: String,
 }
 
-/// The split a version's training rows came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum RecordedSplit {
-    /// What `ml_split` was asked, as structured data.
-    Spec(SplitSpec),
-    /// Versions written before mlfusion recorded the parameters: the text of
-    /// the `ml_split(...)` call found in the source query.
-    Text(String),
-}
-
-impl RecordedSplit {
-    /// As `ml_models` shows it: the parameters as JSON, or the old text.
-    pub fn to_text(&self) -> String {
-        match self {
-            Self::Spec(spec) => serde_json::to_string(spec).unwrap_or_default(),
-            Self::Text(text) => text.clone(),
+impl Metadata {
+    /// The split as `ml_models` shows it: its parameters as JSON, or in
+    /// versions from before, the text of the `ml_split(...)` call.
+    pub fn split_text(&self) -> Option<String> {
+        match (&self.split, &self.split_spec) {
+            (Some(split), _) => serde_json::to_string(split).ok(),
+            (None, text) => text.clone(),
         }
     }
 }
@@ -554,11 +550,12 @@ pub fn model_fingerprint(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    /// Versions written before splits were recorded as data hold the
-    /// `ml_split(...)` text, or null: both still read.
+    /// The split is written as structured data in a field of its own; the
+    /// text versions from before wrote still reads, and versions without a
+    /// split write neither field.
     #[test]
     fn recorded_splits_of_every_version_read() {
-        let spec = SplitSpec {
+        let split = SplitSpec {
             source: "data/x.parquet".to_string(),
             method: SplitMethod::Hash,
             test_fraction: 0.1,
@@ -569,20 +566,27 @@ mod tests {
             key: vec![],
             salt: "s".to_string(),
         };
-        let json = serde_json::to_string(&RecordedSplit::Spec(spec.clone())).unwrap();
+        let json = serde_json::to_string(&split).unwrap();
         assert_eq!(
             json,
             r#"{"source":"data/x.parquet","method":"hash","test_fraction":"0.1","validation_fraction":"0","folds":5,"group":"user","salt":"s"}"#
         );
-        let read: RecordedSplit = serde_json::from_str(&json).unwrap();
-        assert_eq!(read, RecordedSplit::Spec(spec));
-        let old: RecordedSplit = serde_json::from_str(r#""ml_split('x', 'folds=5')""#).unwrap();
-        assert_eq!(old.to_text(), "ml_split('x', 'folds=5')");
-        #[derive(Deserialize)]
-        struct Old {
-            split_spec: Option<RecordedSplit>,
+        assert_eq!(serde_json::from_str::<SplitSpec>(&json).unwrap(), split);
+        #[derive(Serialize, Deserialize)]
+        struct Splits {
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            split_spec: Option<String>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            split: Option<SplitSpec>,
         }
-        let none: Old = serde_json::from_str(r#"{"split_spec": null}"#).unwrap();
-        assert!(none.split_spec.is_none());
+        let old: Splits = serde_json::from_str(r#"{"split_spec": "ml_split('x')"}"#).unwrap();
+        assert_eq!(old.split_spec.as_deref(), Some("ml_split('x')"));
+        let old: Splits = serde_json::from_str(r#"{"split_spec": null}"#).unwrap();
+        assert!(old.split_spec.is_none() && old.split.is_none());
+        let none = Splits {
+            split_spec: None,
+            split: None,
+        };
+        assert_eq!(serde_json::to_string(&none).unwrap(), "{}");
     }
 }

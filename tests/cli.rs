@@ -270,6 +270,17 @@ fn csv_prints_nested_values_as_text() {
     assert!(out.status.success(), "{}", stdout(&out));
     assert_eq!(stdout(&out), "n,l,s,m\n1,\"[1, 2]\",{a: x},{k: 0.5}\n");
 
+    // Two nested columns of one name, from two tables, keep their qualifiers.
+    let out = mlfusion(&[
+        "-q",
+        "--format",
+        "csv",
+        "-c",
+        "SELECT a.l, b.l FROM (SELECT make_array(1) AS l) AS a, (SELECT make_array(2) AS l) AS b",
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "l,l\n[1],[2]\n");
+
     let dir = std::env::temp_dir().join(format!("mlfusion-cli-csv-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let out = mlfusion(&[

@@ -49,10 +49,7 @@ fn needs_text(t: &DataType) -> bool {
 
 /// `plan` with the columns that `format` cannot print turned into text.
 fn printable(plan: LogicalPlan, format: PrintFormat) -> Result<LogicalPlan> {
-    let delimited = matches!(
-        format,
-        PrintFormat::Csv | PrintFormat::Tsv | PrintFormat::Automatic
-    );
+    let delimited = matches!(format, PrintFormat::Csv | PrintFormat::Tsv);
     let schema = plan.schema();
     if !delimited || !schema.fields().iter().any(|f| needs_text(f.data_type())) {
         return Ok(plan);
@@ -63,7 +60,8 @@ fn printable(plan: LogicalPlan, format: PrintFormat) -> Result<LogicalPlan> {
         .map(|(qualifier, field)| {
             let column = col(Column::from((qualifier, field)));
             if needs_text(field.data_type()) {
-                text.call(vec![column]).alias(field.name())
+                text.call(vec![column])
+                    .alias_qualified(qualifier.cloned(), field.name())
             } else {
                 column
             }

@@ -13,7 +13,9 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::metadata::FieldMetadata;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{plan_err, Column, DFSchema, JoinType, NullEquality, Result, ScalarValue};
+use datafusion::common::{
+    plan_datafusion_err, plan_err, Column, DFSchema, JoinType, NullEquality, Result, ScalarValue,
+};
 use datafusion::datasource::ViewTable;
 use datafusion::functions_aggregate::count::{count_all, count_all_window};
 use datafusion::functions_aggregate::expr_fn::{count_distinct, min};
@@ -594,7 +596,9 @@ impl TableFunctionImpl for MlSplit {
         let spec = Spec::new(&options, &columns, &schema)?;
         let read_twice = reads_same_rows_twice(&source)?;
         let marker = split_metadata(&spec.recorded(source_text));
-        let plan = spec.plan(source, &columns, read_twice, &marker)?;
+        let plan = spec
+            .plan(source, &columns, read_twice, &marker)
+            .map_err(|e| plan_datafusion_err!("{NAME}: {}", e.strip_backtrace()))?;
         Ok(Arc::new(ViewTable::new(plan, None)))
     }
 }

@@ -95,8 +95,7 @@ async fn list(state: SessionState) -> Result<Vec<RecordBatch>> {
         int(&|m| m.data_fingerprint),
         text(&|(m, _)| m.source.clone()),
         Arc::new(StringArray::from_iter(
-            rows.iter()
-                .map(|(m, _)| m.split_spec.as_ref().map(|s| s.to_text())),
+            rows.iter().map(|(m, _)| m.split_text()),
         )),
         text(&|(m, _)| registry.uri(&m.model, m.version)),
     ];

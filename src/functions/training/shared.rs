@@ -36,8 +36,8 @@ use crate::models::{
 };
 use crate::profile;
 use crate::registry::{
-    model_fingerprint, now_rfc3339, validate_name, FeatureStatistics, Metadata, RecordedSplit,
-    Registry, TrainingStatistics, Tuning,
+    model_fingerprint, now_rfc3339, validate_name, FeatureStatistics, Metadata, Registry,
+    TrainingStatistics, Tuning,
 };
 
 /// Columns `ml_split` adds, never features by default.
@@ -474,7 +474,8 @@ pub(crate) async fn store(
         training_rows: rows.data.num_rows() as u64,
         data_fingerprint: rows.fingerprint,
         source: input.source_text.clone(),
-        split_spec: split_of(input.source.schema()).map(RecordedSplit::Spec),
+        split_spec: None,
+        split: split_of(input.source.schema()),
         model_fingerprint: model_fingerprint(&model_json),
         tuning,
         training_statistics,
