@@ -15,7 +15,8 @@
 //!
 //! The layers, from the top (each uses only those below it):
 //! - [`session`]: contexts with every function registered; [`ballista`]: the
-//!   same on a cluster.
+//!   same on a cluster; [`statements`]: the statements mlfusion adds
+//!   (`ASSERT`), run by [`sql`].
 //! - [`functions`]: the table functions, grouped by what they do (splitting,
 //!   training, inference, validation, the registry), over what they share
 //!   (`functions::common`: arguments, options, sources, acting tables, output
@@ -40,6 +41,7 @@ pub mod progress;
 pub mod registry;
 mod scoring;
 pub mod session;
+pub mod statements;
 mod util;
 mod wildcard;
 
@@ -47,6 +49,7 @@ pub use functions::table_functions;
 pub use session::{
     disk_manager_builder, register_all, session_context, session_context_over, SPILL_MERGE_FAN_IN,
 };
+pub use statements::sql;
 
 /// The version of mlfusion.
 pub const MLFUSION_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -4,13 +4,54 @@
 //! `MLFUSION_SLT=name` runs only files whose name contains `name`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 mod common;
 
-use datafusion::prelude::SessionConfig;
-use datafusion_sqllogictest::{df_value_validator, value_normalizer, DataFusion};
+use async_trait::async_trait;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_sqllogictest::{
+    df_value_validator, value_normalizer, DFColumnType, DFOutput, DFSqlLogicTestError, DataFusion,
+};
 use indicatif::ProgressBar;
-use sqllogictest::strict_column_validator;
+use mlfusion::statements::Assertion;
+use sqllogictest::{strict_column_validator, DBOutput};
+
+/// datafusion-sqllogictest's engine, with the statements mlfusion adds
+/// (`ASSERT`) run as the CLI and the Python package run them.
+struct Mlfusion {
+    ctx: SessionContext,
+    datafusion: DataFusion,
+}
+
+#[async_trait]
+impl sqllogictest::AsyncDB for Mlfusion {
+    type Error = DFSqlLogicTestError;
+    type ColumnType = DFColumnType;
+
+    async fn run(&mut self, sql: &str) -> Result<DFOutput, DFSqlLogicTestError> {
+        let state = self.ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        let statement = state.sql_to_statement(sql, &dialect);
+        if !statement.is_ok_and(|s| Assertion::of(&s).is_some()) {
+            return self.datafusion.run(sql).await;
+        }
+        mlfusion::sql(&self.ctx, sql).await?;
+        Ok(DBOutput::StatementComplete(0))
+    }
+
+    fn engine_name(&self) -> &str {
+        "mlfusion"
+    }
+
+    async fn sleep(dur: Duration) {
+        tokio::time::sleep(dur).await;
+    }
+
+    async fn shutdown(&mut self) {
+        self.datafusion.shutdown().await
+    }
+}
 
 fn slt_files() -> Vec<PathBuf> {
     let dir = common::repo_root().join("sql");
@@ -44,7 +85,12 @@ async fn sql_logic_tests() {
         let mut runner = sqllogictest::Runner::new(|| {
             let ctx = ctx.clone();
             let relative = relative.clone();
-            async move { Ok(DataFusion::new(ctx, relative, ProgressBar::hidden())) }
+            async move {
+                Ok(Mlfusion {
+                    ctx: ctx.clone(),
+                    datafusion: DataFusion::new(ctx, relative, ProgressBar::hidden()),
+                })
+            }
         });
         runner.with_column_validator(strict_column_validator);
         runner.with_normalizer(value_normalizer);

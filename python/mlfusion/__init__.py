@@ -137,7 +137,11 @@ class SessionContext:
         self._inner = _RustSessionContext(ballista)
 
     def sql(self, query: str) -> DataFrame:
-        """Plans ``query`` (running it at once if it is DDL or ``SET``)."""
+        """Plans ``query`` (running it at once if it is DDL, ``SET`` or ``ASSERT``).
+
+        ``ASSERT <condition> [AS '<message>']`` raises :class:`MlfusionError`
+        ("Assertion failed: <message> ...") unless the condition is TRUE.
+        """
         return DataFrame(self._inner.sql(query))
 
     def register_parquet(self, name: str, path: str) -> None:

@@ -49,7 +49,11 @@ create_exception!(
 );
 
 fn error(e: DataFusionError) -> PyErr {
-    MlfusionError::new_err(e.strip_backtrace())
+    match mlfusion::statements::assertion_failure(&e) {
+        // Without DataFusion's "External error" prefix.
+        Some(assertion) => MlfusionError::new_err(assertion.to_string()),
+        None => MlfusionError::new_err(e.strip_backtrace()),
+    }
 }
 
 /// One multi-thread runtime for the process (what `ml_split` and friends
@@ -196,10 +200,11 @@ impl SessionContext {
         Ok(Self { ctx })
     }
 
-    /// Plans `query` (and runs it if it is DDL or SET) and returns a DataFrame.
+    /// Plans `query` (and runs it if it is DDL, SET or ASSERT) and returns a
+    /// DataFrame.
     fn sql(&self, py: Python<'_>, query: String) -> PyResult<PyDataFrame> {
         let ctx = self.ctx.clone();
-        let df = wait(py, async move { ctx.sql(&query).await })?;
+        let df = wait(py, async move { mlfusion::sql(&ctx, &query).await })?;
         Ok(PyDataFrame { df })
     }
 

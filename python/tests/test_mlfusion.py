@@ -100,6 +100,23 @@ def test_errors_are_exceptions_with_datafusion_messages(ctx):
     assert ctx.sql("SELECT 1 AS one").to_arrow_table().to_pylist() == [{"one": 1}]
 
 
+def test_assert_gates_as_in_the_cli(ctx):
+    # A TRUE condition runs at once and gives an empty result.
+    assert ctx.sql(f"ASSERT (SELECT count(*) FROM '{PENGUINS}') = 344 AS 'all penguins'").to_arrow_table().num_rows == 0
+    assert ctx.sql(
+        f"ASSERT NOT EXISTS (SELECT 1 FROM ({SPLIT}) WHERE split NOT IN ('train', 'test')) AS 'two splits'"
+    ).to_arrow_table().num_rows == 0
+    # FALSE and NULL raise, with the message unchanged (the text the CLI prints after "Error: <file>:<line>: ").
+    with pytest.raises(mlfusion.MlfusionError) as failed:
+        ctx.sql(f"ASSERT (SELECT count(*) FROM '{PENGUINS}') > 1000 AS 'too few penguins'")
+    assert str(failed.value) == (
+        f"Assertion failed: too few penguins (ASSERT (SELECT count(*) FROM '{PENGUINS}') > 1000: not TRUE)"
+    )
+    with pytest.raises(mlfusion.MlfusionError, match=r"^Assertion failed: ASSERT NULL: not TRUE$"):
+        ctx.sql("ASSERT NULL")
+    with pytest.raises(mlfusion.MlfusionError, match="ASSERT: the condition must be BOOLEAN, got Int64: 1 \\+ 1"):
+        ctx.sql("ASSERT 1 + 1")
+
 def test_train_evaluate_predict_through_the_registry(ctx, tmp_path):
     ctx.set("mlfusion.registry", str(tmp_path / "registry"))
     ctx.sql(f"CREATE VIEW splits AS {SPLIT}")
