@@ -287,6 +287,36 @@ fn a_cluster_of_processes_answers_as_the_embedded_engine() {
     };
     assert!(model("local") == model("cluster"), "the models differ");
 
+    // ASSERT's condition runs on the cluster; it fails there as it does in
+    // the embedded engine, with the message and status 3.
+    mlfusion(
+        Some(&cluster),
+        &[],
+        &[
+            registry("registry"),
+            format!(
+                "ASSERT (SELECT count(*) FROM ml_predict('m', '{data}')) = 40000 AS 'every row scored'"
+            ),
+        ],
+    );
+    let assert_one_row = format!("ASSERT (SELECT count(*) FROM '{data}') = 1 AS 'one row'");
+    for ballista in [None, Some(cluster.url.as_str())] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlfusion"));
+        cmd.args(["-q", "-c", &assert_one_row]);
+        if let Some(url) = ballista {
+            cmd.args(["--ballista", url]);
+        }
+        let out = cmd.stdin(Stdio::null()).output().expect("run mlfusion");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(3), "{text}");
+        assert!(
+            text.starts_with(
+                "Error: command 1:1: Assertion failed: one row (ASSERT (SELECT count(*) FROM '"
+            ),
+            "{text}"
+        );
+    }
+
     let tasks = cluster.finished_tasks();
     assert!(
         tasks.iter().all(|&t| t > 0),

@@ -184,10 +184,39 @@ fn tune_example_runs_and_reports_each_trial() {
     );
 }
 
-/// Issue 8's pipeline on two generated generations, the second drifted.
+/// Issue 8's pipeline on two generated generations, the second drifted;
+/// first on a second generation that lost a feature, where its schema gate
+/// stops it before it trains a challenger.
 #[test]
 fn continuous_training_example_deploys_the_better_model() {
     let registry = common::repo_root().join("target/examples/registry/churn_ct");
+    let _ = std::fs::remove_dir_all(&registry);
+    let out = mlfusion(&[
+        "-q",
+        "--format",
+        "csv",
+        "-f",
+        "sql/examples/generation_missing_feature.sql",
+        "sql/examples/continuous_training.sql",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("input,anomaly,severity\ntenure_months,missing_feature,error\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "\nError: sql/examples/continuous_training.sql:42: Assertion failed: generation_2 \
+             does not fit the champion's schema (ml_validate_schema lists the errors): not retraining \
+             (ASSERT NOT EXISTS (SELECT 1 FROM ml_validate_schema("
+        ),
+        "{text}"
+    );
+    // Nothing after the gate ran: the champion is the only version.
+    assert!(!text.contains("jensen_shannon_divergence"), "{text}");
+    assert!(registry.join("1").is_dir() && !registry.join("2").exists());
+
     let _ = std::fs::remove_dir_all(&registry);
     let out = mlfusion(&[
         "-q",
@@ -298,4 +327,105 @@ fn csv_prints_nested_values_as_text() {
         text.starts_with("model\tversion\tmetrics\npenguins\t1\t{accuracy: "),
         "{text}"
     );
+}
+
+/// A script with `COPY` after a failing statement, and where it writes.
+fn script_failing_in_the_middle(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("mlfusion-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let written = dir.join("after.csv");
+    let script = dir.join("pipeline.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "SELECT 1 AS before;\n\
+             -- the failing step\n\
+             SELECT no_such_column\n  FROM (VALUES (1)) AS t(a);\n\
+             COPY (SELECT 2 AS after) TO '{}';\n",
+            written.display()
+        ),
+    )
+    .unwrap();
+    (script, written)
+}
+
+#[test]
+fn a_script_stops_at_its_first_failing_statement() {
+    let (script, written) = script_failing_in_the_middle("stop");
+    let out = mlfusion(&["-q", "--format", "csv", "-f", script.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "before\n1\nError: {}:3: Schema error: No field named no_such_column.\n\
+             Valid fields are t.a.\n",
+            script.display()
+        )
+    );
+    assert!(!written.exists(), "the COPY after the failure ran");
+
+    // Several statements in one -c stop the same way.
+    let command = format!(
+        "SELECT no_such_column FROM (VALUES (1)) AS t(a); COPY (SELECT 2) TO '{}'",
+        written.display()
+    );
+    let out = mlfusion(&["-q", "-c", "SELECT 1", "-c", &command]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).ends_with(
+            "Error: command 2:1: Schema error: No field named no_such_column.\nValid fields are t.a.\n"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!written.exists(), "the COPY after the failure ran");
+
+    // --continue-on-error runs on, and still exits with the failure's status.
+    let out = mlfusion(&["-q", "--continue-on-error", "-f", script.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("Error: "), "{}", stdout(&out));
+    assert!(written.exists(), "--continue-on-error did not run the COPY");
+    std::fs::remove_dir_all(script.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn a_failed_assertion_stops_the_script_with_status_3() {
+    let (script, written) = script_failing_in_the_middle("assert");
+    let text = std::fs::read_to_string(&script).unwrap().replace(
+        "SELECT no_such_column\n  FROM (VALUES (1)) AS t(a);",
+        "ASSERT (SELECT count(*) FROM (VALUES (1), (2)) AS t(a))\n  = 3 AS 'expected three rows';",
+    );
+    std::fs::write(&script, text).unwrap();
+    let out = mlfusion(&["-q", "--format", "csv", "-f", script.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "before\n1\nError: {}:3: Assertion failed: expected three rows \
+             (ASSERT (SELECT count(*) FROM (VALUES (1), (2)) AS t (a)) = 3: not TRUE)\n",
+            script.display()
+        )
+    );
+    assert!(!written.exists(), "the COPY after the failed assertion ran");
+
+    // A passing assertion prints nothing; a condition that is not boolean
+    // is an error (status 1), not a failed assertion.
+    let out = mlfusion(&["-q", "-c", "ASSERT 1 < 2 AS 'fine'"]);
+    assert_eq!((out.status.code(), stdout(&out)), (Some(0), String::new()));
+    let out = mlfusion(&["-q", "-c", "ASSERT 1 + 1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("ASSERT: the condition must be BOOLEAN, got Int64: 1 + 1"),
+        "{}",
+        stdout(&out)
+    );
+    std::fs::remove_dir_all(script.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn bad_command_line_arguments_exit_with_status_2() {
+    let out = mlfusion(&["--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-flag"));
 }

@@ -147,6 +147,12 @@ pub(crate) struct Args {
         help = "Run queries on the Apache DataFusion Ballista cluster whose scheduler is at URL (df://host:port); start one with `mlfusion scheduler` and `mlfusion executor`"
     )]
     pub(crate) ballista: Option<String>,
+
+    #[clap(
+        long,
+        help = "Run every statement of -f and -c even after one fails (the exit status is then that of the first failure); by default the first failure ends the run"
+    )]
+    pub(crate) continue_on_error: bool,
 }
 
 /// `mlfusion scheduler`: a Ballista scheduler with every mlfusion function.

@@ -9,6 +9,7 @@ mod alloc;
 mod args;
 mod cluster;
 mod output;
+mod script;
 
 use std::env;
 use std::num::NonZeroUsize;
@@ -32,7 +33,6 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::ExplainFormat;
 use datafusion::prelude::SessionContext;
 use datafusion_cli::catalog::DynamicObjectStoreCatalog;
-use datafusion_cli::exec;
 use datafusion_cli::functions::{
     ListFilesCacheFunc, MetadataCacheFunc, ParquetMetadataFunc, StatisticsCacheFunc,
 };
@@ -41,6 +41,7 @@ use datafusion_cli::object_storage::StdinCarriesCommands;
 use datafusion_cli::pool_type::PoolType;
 use datafusion_cli::print_options::PrintOptions;
 use output::CliContext;
+use script::{run_scripts, Script};
 
 /// `mlfusion -c '…' | head` ends quietly when `head` has read enough: a
 /// write to a closed pipe ends the process, as it does `cat` (Rust ignores
@@ -77,12 +78,28 @@ pub fn main() -> ExitCode {
         (Ok(runtime), None) => runtime.block_on(cluster_process(cluster == Some(true))),
         (Err(e), _) => Err(DataFusionError::External(Box::new(e))),
     };
-    if let Err(e) = result {
-        println!("Error: {e}");
-        return ExitCode::FAILURE;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => ExitCode::from(report(&e)),
     }
+}
 
-    ExitCode::SUCCESS
+/// Prints `e` on a line starting `Error: ` (a failed statement with its
+/// script and line, a failed assertion without DataFusion's "External
+/// error" prefix; the failures `--continue-on-error` printed as they came,
+/// not again) and returns the exit status.
+fn report(e: &DataFusionError) -> u8 {
+    if let DataFusionError::External(inner) = e {
+        if let Some(ran_on) = inner.downcast_ref::<script::RanOn>() {
+            return ran_on.exit_code();
+        }
+        if let Some(failed) = inner.downcast_ref::<script::Failed>() {
+            println!("Error: {failed}");
+            return failed.exit_code();
+        }
+    }
+    println!("Error: {e}");
+    script::EXIT_ERROR
 }
 
 /// Main CLI entrypoint
@@ -220,23 +237,30 @@ async fn main_inner(args: Args) -> Result<()> {
 
     if repl_mode {
         if !rc.is_empty() {
-            exec::exec_from_files(&ctx, rc, &print_options).await?;
+            // A failing rc statement is printed; the REPL still starts.
+            let rc = rc.iter().map(|f| Script::file(f)).collect::<Result<_>>()?;
+            if let Err(e) = run_scripts(&ctx, rc, &print_options, true).await {
+                report(&e);
+            }
         }
-        // TODO maybe we can have thiserror for cli but for now let's keep it simple
-        return exec::exec_from_repl(&ctx, &mut print_options)
+        return script::repl(&ctx, &mut print_options)
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)));
     }
 
-    if !files.is_empty() {
-        exec::exec_from_files(&ctx, files, &print_options).await?;
-    }
-
-    if !commands.is_empty() {
-        exec::exec_from_commands(&ctx, commands, &print_options).await?;
-    }
-
-    Ok(())
+    // Files first, then commands, each statement in turn: the first failure
+    // ends the run unless --continue-on-error.
+    let mut scripts = files
+        .iter()
+        .map(|f| Script::file(f))
+        .collect::<Result<Vec<_>>>()?;
+    scripts.extend(
+        commands
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| Script::command(i + 1, c)),
+    );
+    run_scripts(&ctx, scripts, &print_options, args.continue_on_error).await
 }
 
 /// Get the session configuration based on the provided arguments

@@ -40,6 +40,11 @@ impl CliContext {
             nested_as_text,
         }
     }
+
+    /// The session the statements run on.
+    pub(crate) fn session(&self) -> &SessionContext {
+        &self.ctx
+    }
 }
 
 /// Whether the CSV writer cannot write a column of type `t`.
