@@ -429,3 +429,36 @@ fn bad_command_line_arguments_exit_with_status_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-flag"));
 }
+
+/// The REPL (here reading piped statements) reports a failure and keeps
+/// going, ASSERT included, and exits 0 at the end of its input.
+#[test]
+fn the_repl_keeps_going_after_errors() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mlfusion"))
+        .args(["-q", "--format", "csv"])
+        .current_dir(common::repo_root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mlfusion");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"SELECT nope;\nASSERT 1 = 2 AS 'not equal';\nASSERT 1 = 1;\nSELECT 7 AS seven;\n",
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("seven\n7\n"), "{}", stdout(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("No field named nope"), "{err}");
+    assert!(
+        err.contains("Assertion failed: not equal (ASSERT 1 = 2: not TRUE)"),
+        "{err}"
+    );
+}
