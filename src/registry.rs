@@ -73,6 +73,10 @@ pub struct Metadata {
     /// a registry can move), so that a cluster's executors can load it.
     #[serde(skip)]
     pub registry: String,
+    /// Unique to the write that created the version: a writer tells its
+    /// own document from another's when a put's answer was lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_id: Option<String>,
 }
 
 impl Metadata {
@@ -179,6 +183,9 @@ pub struct AliasEntry {
     pub version: u64,
     pub strategy: String,
     pub created: String,
+    /// As [`Metadata::write_id`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_id: Option<String>,
 }
 
 /// Which version a `model` argument names: `name`, `name@7`, `name@alias`.
@@ -243,6 +250,33 @@ pub fn parse_model_ref(function: &str, text: &str) -> Result<(String, Selector)>
 
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// An id no other write has: the process, the time and a counter.
+pub fn write_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{:x}-{nanos:x}-{:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// How many times a registry write is tried when the store's answer leaves
+/// unknown whether it landed (the store's client has retried what it can).
+const WRITE_ATTEMPTS: u32 = 5;
+
+/// What a conditional write found.
+enum Written {
+    /// These bytes are at the path: this write's (or an earlier attempt's
+    /// whose answer was lost).
+    Ours,
+    /// Another writer's bytes are there.
+    Taken,
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -310,9 +344,19 @@ impl Registry {
         format!("{}/{name}/{version}/", self.url)
     }
 
+    /// An object store's error, saying which registry and what it was
+    /// doing (the store's own message may name neither).
+    fn failed(&self, what: String) -> impl FnOnce(object_store::Error) -> DataFusionError + '_ {
+        move |e| DataFusionError::Execution(format!("registry {}: {what}: {e}", self.url))
+    }
+
     /// The child folder names of `prefix`.
     async fn children(&self, prefix: &Path) -> Result<Vec<String>> {
-        let listing = self.store.list_with_delimiter(Some(prefix)).await?;
+        let listing = self
+            .store
+            .list_with_delimiter(Some(prefix))
+            .await
+            .map_err(self.failed(format!("listing {prefix}")))?;
         Ok(listing
             .common_prefixes
             .iter()
@@ -355,7 +399,10 @@ impl Registry {
         let path = self.path(&[name, &version.to_string(), "metadata.json"]);
         match self.store.get(&path).await {
             Ok(r) => {
-                let bytes = r.bytes().await?;
+                let bytes = r
+                    .bytes()
+                    .await
+                    .map_err(self.failed(format!("reading {path}")))?;
                 match serde_json::from_slice::<Metadata>(&bytes) {
                     Ok(m) => Ok(Some(Metadata {
                         registry: self.url.clone(),
@@ -365,22 +412,71 @@ impl Registry {
                 }
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(self.failed(format!("reading {path}"))(e)),
+        }
+    }
+
+    /// Writes `bytes` at `path` unless something is there, and says whose
+    /// bytes are there then. A put whose outcome is unknown is checked by
+    /// reading the path back, and tried again while nothing is there.
+    async fn put_new(&self, path: &Path, bytes: &[u8]) -> object_store::Result<Written> {
+        let create = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let put = self
+                .store
+                .put_opts(path, PutPayload::from(bytes.to_vec()), create.clone())
+                .await;
+            let error = match put {
+                Ok(_) => return Ok(Written::Ours),
+                Err(object_store::Error::AlreadyExists { .. }) => None,
+                // Nothing was written, and trying again will not change that.
+                Err(
+                    e @ (object_store::Error::PermissionDenied { .. }
+                    | object_store::Error::Unauthenticated { .. }
+                    | object_store::Error::NotImplemented { .. }
+                    | object_store::Error::NotSupported { .. }
+                    | object_store::Error::InvalidPath { .. }),
+                ) => return Err(e),
+                Err(e) => Some(e),
+            };
+            let found = match self.store.get(path).await {
+                Ok(r) => r.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            };
+            // The put's error first: it says why nothing was written.
+            let error = match found {
+                Ok(Some(found)) if found == bytes => return Ok(Written::Ours),
+                Ok(Some(_)) => return Ok(Written::Taken),
+                Ok(None) => error.unwrap_or_else(|| object_store::Error::Generic {
+                    store: "registry",
+                    source: format!("{path} was reported to exist, and is not there").into(),
+                }),
+                Err(read) => error.unwrap_or(read),
+            };
+            if attempt >= WRITE_ATTEMPTS {
+                return Err(error);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
         }
     }
 
     /// Writes a new version of `name` and returns its metadata (with the
-    /// version number it got).
+    /// version number it got). On an error the version is not visible,
+    /// unless the error says it could not tell.
     pub async fn create_version(
         &self,
         model_json: &[u8],
         mut metadata: Metadata,
     ) -> Result<Metadata> {
         let name = metadata.model.clone();
-        let create = PutOptions {
-            mode: PutMode::Create,
-            ..Default::default()
-        };
+        metadata.registry = self.url.clone();
+        metadata.write_id = Some(write_id());
         let mut version = self
             .version_folders(&name)
             .await?
@@ -388,36 +484,45 @@ impl Registry {
             .copied()
             .unwrap_or(0)
             + 1;
+        let failed = |version: u64, what: &str, e: object_store::Error| {
+            DataFusionError::Execution(format!(
+                "registry {}: could not write version {version} of model {name}: {what} ({e})",
+                self.url
+            ))
+        };
         loop {
             let folder = version.to_string();
             let model_path = self.path(&[&name, &folder, "model.json"]);
-            match self
-                .store
-                .put_opts(
-                    &model_path,
-                    PutPayload::from(model_json.to_vec()),
-                    create.clone(),
-                )
-                .await
-            {
-                Ok(_) => {}
-                Err(object_store::Error::AlreadyExists { .. }) => {
+            match self.put_new(&model_path, model_json).await {
+                Ok(Written::Ours) => {}
+                Ok(Written::Taken) => {
                     version += 1;
                     continue;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    return Err(failed(
+                        version,
+                        "model.json was not written; the version is not visible",
+                        e,
+                    ))
+                }
             }
             metadata.version = version;
-            metadata.registry = self.url.clone();
             let meta_path = self.path(&[&name, &folder, "metadata.json"]);
-            self.store
-                .put_opts(
-                    &meta_path,
-                    PutPayload::from(to_json(&metadata)?),
-                    create.clone(),
-                )
-                .await?;
-            return Ok(metadata);
+            match self.put_new(&meta_path, &to_json(&metadata)?).await {
+                Ok(Written::Ours) => return Ok(metadata),
+                // Another writer's model had the same bytes, and its
+                // metadata came first: the number is its.
+                Ok(Written::Taken) => version += 1,
+                Err(e) => {
+                    return Err(failed(
+                        version,
+                        "metadata.json could not be written or confirmed; the version \
+                         is not visible unless ml_models() lists it",
+                        e,
+                    ))
+                }
+            }
         }
     }
 
@@ -425,7 +530,12 @@ impl Registry {
     pub async fn alias_log(&self, name: &str) -> Result<Vec<AliasEntry>> {
         let prefix = self.path(&[name, "aliases"]);
         let mut entries: Vec<(u64, AliasEntry)> = Vec::new();
-        let objects: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        let objects: Vec<_> = self
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(self.failed(format!("listing {prefix}")))?;
         for meta in objects {
             let Some(seq) = meta
                 .location
@@ -435,7 +545,11 @@ impl Registry {
             else {
                 continue;
             };
-            let bytes = self.store.get(&meta.location).await?.bytes().await?;
+            let read = self.failed(format!("reading {}", meta.location));
+            let bytes = match self.store.get(&meta.location).await {
+                Ok(r) => r.bytes().await.map_err(read)?,
+                Err(e) => return Err(read(e)),
+            };
             match serde_json::from_slice(&bytes) {
                 Ok(e) => entries.push((seq, e)),
                 Err(e) => return exec_err!("registry: {} is corrupt: {e}", meta.location),
@@ -457,21 +571,27 @@ impl Registry {
 
     /// Appends a deployment to the log.
     pub async fn set_alias(&self, name: &str, entry: &AliasEntry) -> Result<()> {
-        let mut seq = self.alias_log(name).await?.len() as u64 + 1;
-        let create = PutOptions {
-            mode: PutMode::Create,
-            ..Default::default()
+        let entry = AliasEntry {
+            write_id: Some(write_id()),
+            ..entry.clone()
         };
+        let bytes = to_json(&entry)?;
+        let mut seq = self.alias_log(name).await?.len() as u64 + 1;
         loop {
             let path = self.path(&[name, "aliases", &format!("{seq:08}.json")]);
-            match self
-                .store
-                .put_opts(&path, PutPayload::from(to_json(entry)?), create.clone())
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(object_store::Error::AlreadyExists { .. }) => seq += 1,
-                Err(e) => return Err(e.into()),
+            match self.put_new(&path, &bytes).await {
+                Ok(Written::Ours) => return Ok(()),
+                Ok(Written::Taken) => seq += 1,
+                Err(e) => {
+                    return exec_err!(
+                        "registry {}: could not move {name}@{} to version {}: the deployment \
+                         log entry {path} could not be written or confirmed ({e}); the alias \
+                         has not moved unless ml_models() shows it",
+                        self.url,
+                        entry.alias,
+                        entry.version
+                    )
+                }
             }
         }
     }
@@ -530,7 +650,11 @@ impl Registry {
     pub async fn load(&self, metadata: &Metadata) -> Result<Model> {
         let (name, version) = (&metadata.model, metadata.version);
         let path = self.path(&[name, &version.to_string(), "model.json"]);
-        let bytes = self.store.get(&path).await?.bytes().await?;
+        let read = self.failed(format!("reading {path}"));
+        let bytes = match self.store.get(&path).await {
+            Ok(r) => r.bytes().await.map_err(read)?,
+            Err(e) => return Err(read(e)),
+        };
         let what = format!("model {name}@{version} ({})", self.uri(name, version));
         if model_fingerprint(&bytes) != metadata.model_fingerprint {
             return exec_err!(

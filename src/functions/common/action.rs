@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::Result;
+use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::TableType;
 use datafusion::execution::{SendableRecordBatchStream, SessionState, TaskContext};
 use datafusion::logical_expr::Expr;
@@ -24,7 +24,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::ExecutionPlan;
 use futures::future::BoxFuture;
-use futures::{stream, TryStreamExt};
+use futures::{stream, TryFutureExt, TryStreamExt};
 
 use crate::functions::common::args::session_state;
 
@@ -105,6 +105,20 @@ impl TableProvider for ActionTable {
     }
 }
 
+/// `e`, saying which function failed unless it does already (an object
+/// store's error names the URL, not the function).
+fn naming(function: &str, e: DataFusionError) -> DataFusionError {
+    if e.message().contains(function) {
+        return e;
+    }
+    match e {
+        DataFusionError::Execution(text) => {
+            DataFusionError::Execution(format!("{function}: {text}"))
+        }
+        e => DataFusionError::Execution(format!("{function}: {}", e.strip_backtrace())),
+    }
+}
+
 /// The one partition of an [`ActionTable`]'s plan: runs the action when it
 /// is executed and streams its rows.
 struct ActionStream {
@@ -127,7 +141,8 @@ impl PartitionStream for ActionStream {
 
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let schema = Arc::clone(&self.schema);
-        let rows = (self.action)(self.state.clone());
+        let name = self.name;
+        let rows = (self.action)(self.state.clone()).map_err(move |e| naming(name, e));
         let batches = stream::once(rows)
             .map_ok(move |batches| {
                 let schema = Arc::clone(&schema);

@@ -197,6 +197,7 @@ async fn deploy(state: SessionState, r: &Request) -> Result<Vec<RecordBatch>> {
                 version: target,
                 strategy: strategy.clone(),
                 created: now_rfc3339(),
+                write_id: None,
             },
         )
         .await?;

@@ -480,6 +480,7 @@ pub(crate) async fn store(
         tuning,
         training_statistics,
         registry: String::new(),
+        write_id: None,
     };
     let metadata = registry.create_version(&model_json, metadata).await?;
     let uri = registry.uri(&metadata.model, metadata.version);
