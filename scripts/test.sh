@@ -6,7 +6,8 @@
 # Installs what it needs (Python tools into .venv), then runs: rustfmt and
 # clippy checks; the FarmHash reference vectors regenerated with Google's C++
 # code and compared with the committed ones; cargo test (unit tests,
-# sql/*.slt, integration tests); the S3 integration tests against a local
+# sql/*.slt, integration tests, fuzzers); the S3 integration tests (with the
+# fault-injection run through a proxy in the test code) against a local
 # moto server and the Azure tests against a local Azurite server (npm), which
 # it starts and stops; and the Python package (python/), built into .venv
 # with maturin and tested with pytest.
@@ -88,7 +89,7 @@ done
 bucket=mlfusion-test
 .venv/bin/python -c "import urllib.request; urllib.request.urlopen(urllib.request.Request('$endpoint/$bucket', method='PUT'))"
 MLFUSION_TEST_S3_ENDPOINT="$endpoint" MLFUSION_TEST_S3_BUCKET="$bucket" \
-    cargo test --workspace --test s3 --test ballista -- --ignored 2>&1 | tee -a "$tmp/cargo-test.log"
+    cargo test --workspace --test s3 --test ballista --test faults -- --ignored --nocapture 2>&1 | tee -a "$tmp/cargo-test.log"
 
 step "Azure integration tests against a local Azurite server"
 [ -x .tools/node_modules/.bin/azurite-blob ] ||
