@@ -632,3 +632,112 @@ fn columns_encode_as_their_values_do() {
     }
     assert!(columns.iter().all(|c| c.len() == rows));
 }
+
+/// Fuzzing: rows of random values of many types (NULLs, NaN, -0.0,
+/// infinities, empty and non-ASCII strings, extreme integers, decimals,
+/// timestamps in every unit). The column path (arrays, as queries run)
+/// gives every row the fingerprint of the constant path (one row of
+/// scalars), nothing panics, and an INT and a BIGINT of one value hash alike.
+mod fuzz {
+    use mlfusion_udfs::row_encoding::encode_scalars;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Cases per run: 20,000, or `MLFUSION_FUZZ_CASES` (a long run).
+    fn cases() -> u32 {
+        std::env::var("MLFUSION_FUZZ_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(20_000)
+    }
+
+    /// A column type and a strategy for its values (None is NULL).
+    fn column() -> impl Strategy<Value = Vec<ScalarValue>> {
+        let rows = 1..6usize;
+        prop_oneof![
+            prop::collection::vec(any::<Option<i64>>(), rows.clone())
+                .prop_map(|v| v.into_iter().map(ScalarValue::Int64).collect()),
+            prop::collection::vec(any::<Option<i32>>(), rows.clone())
+                .prop_map(|v| v.into_iter().map(ScalarValue::Int32).collect()),
+            prop::collection::vec(any::<Option<u64>>(), rows.clone())
+                .prop_map(|v| v.into_iter().map(ScalarValue::UInt64).collect()),
+            prop::collection::vec(
+                prop::option::of(prop_oneof![
+                    any::<f64>(),
+                    Just(f64::NAN),
+                    Just(-0.0),
+                    Just(f64::INFINITY),
+                    Just(f64::NEG_INFINITY)
+                ]),
+                rows.clone()
+            )
+            .prop_map(|v| v.into_iter().map(ScalarValue::Float64).collect()),
+            prop::collection::vec(any::<Option<f32>>(), rows.clone())
+                .prop_map(|v| v.into_iter().map(ScalarValue::Float32).collect()),
+            prop::collection::vec(any::<Option<bool>>(), rows.clone())
+                .prop_map(|v| v.into_iter().map(ScalarValue::Boolean).collect()),
+            prop::collection::vec(prop::option::of("\\PC{0,12}"), rows.clone())
+                .prop_map(|v| v.into_iter().map(ScalarValue::Utf8).collect()),
+            prop::collection::vec(prop::option::of("\\PC{0,12}"), rows.clone())
+                .prop_map(|v| v.into_iter().map(ScalarValue::Utf8View).collect()),
+            prop::collection::vec(
+                prop::option::of(prop::collection::vec(any::<u8>(), 0..20)),
+                rows.clone()
+            )
+            .prop_map(|v| v.into_iter().map(ScalarValue::Binary).collect()),
+            (
+                prop::collection::vec(any::<Option<i64>>(), rows.clone()),
+                0i8..20
+            )
+                .prop_map(|(v, scale)| v
+                    .into_iter()
+                    .map(|x| ScalarValue::Decimal128(x.map(i128::from), 38, scale))
+                    .collect()),
+            (
+                prop::collection::vec(any::<Option<i64>>(), rows.clone()),
+                0..4usize
+            )
+                .prop_map(|(v, unit)| v
+                    .into_iter()
+                    .map(|x| match unit {
+                        0 => ScalarValue::TimestampSecond(x, None),
+                        1 => ScalarValue::TimestampMillisecond(x, Some("UTC".into())),
+                        2 => ScalarValue::TimestampMicrosecond(x, None),
+                        _ => ScalarValue::TimestampNanosecond(x, Some("+02:00".into())),
+                    })
+                    .collect()),
+            prop::collection::vec(any::<Option<i32>>(), rows)
+                .prop_map(|v| v.into_iter().map(ScalarValue::Date32).collect()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+        #[test]
+        fn columns_hash_as_their_rows_of_constants(columns in prop::collection::vec(column(), 1..5)) {
+            let rows = columns.iter().map(Vec::len).min().unwrap();
+            let arrays: Vec<ColumnarValue> = columns
+                .iter()
+                .map(|c| ScalarValue::iter_to_array(c[..rows].iter().cloned()).map(ColumnarValue::Array))
+                .collect::<datafusion_common::Result<_>>()
+                .unwrap();
+            let hashes = row_hashes(arrays, rows);
+            for (row, hash) in hashes.iter().enumerate() {
+                let scalars: Vec<ScalarValue> = columns.iter().map(|c| c[row].clone()).collect();
+                let encoded = encode_scalars(&scalars).unwrap();
+                prop_assert_eq!(*hash, fingerprint64(&encoded), "row {} of {:?}", row, scalars);
+            }
+        }
+
+        #[test]
+        fn integers_of_one_value_hash_alike(v in any::<Option<i32>>()) {
+            let encode = |s: ScalarValue| encode_scalars(&[s]).unwrap();
+            prop_assert_eq!(encode(ScalarValue::Int32(v)), encode(ScalarValue::Int64(v.map(i64::from))));
+            if let Some(Ok(small)) = v.map(i16::try_from) {
+                prop_assert_eq!(encode(ScalarValue::Int16(Some(small))), encode(ScalarValue::Int32(v)));
+            }
+        }
+    }
+}

@@ -275,3 +275,97 @@ mod tests {
             .contains("valid values: hash, balanced"));
     }
 }
+
+/// Fuzzing: option strings from a grammar of real keys and values mixed
+/// with arbitrary text. Parsing and every typed reading never panic, and
+/// every rejection is a planning error naming the function (and the key).
+#[cfg(test)]
+mod fuzz {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::common::DataFusionError;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::models::ModelType;
+
+    const KEYS: &[&str] = &[
+        "test_fraction",
+        "folds",
+        "stratify",
+        "method",
+        "l2_reg",
+        "model_type",
+    ];
+
+    /// 40,000 cases, or `MLFUSION_FUZZ_CASES` (a long run).
+    fn cases() -> u32 {
+        std::env::var("MLFUSION_FUZZ_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(40_000)
+    }
+
+    fn options_text() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            prop::sample::select(KEYS).prop_map(str::to_string),
+            "[A-Za-z_]{0,12}",
+            "\\PC{0,6}",
+        ];
+        let value = prop_oneof![
+            "-?[0-9]{0,4}(\\.[0-9]{0,4})?(e-?[0-9]{1,3})?",
+            "\\[[A-Za-z, \"]{0,16}\\]?",
+            prop::sample::select(vec![
+                "NaN", "inf", "-inf", "1e309", "", "hash", "KMEANS", "[]", "[,]"
+            ])
+            .prop_map(str::to_string),
+            "\\PC{0,10}",
+        ];
+        let item = (key, "[ =]{0,2}", value).prop_map(|(k, eq, v)| format!("{k}{eq}{v}"));
+        prop_oneof![
+            prop::collection::vec(item, 0..6).prop_map(|items| items.join(", ")),
+            "\\PC{0,40}",
+        ]
+    }
+
+    fn rejected(e: DataFusionError, key: Option<&str>) -> std::result::Result<(), TestCaseError> {
+        prop_assert!(matches!(e, DataFusionError::Plan(_)), "{e}");
+        prop_assert!(e.message().starts_with("ml_fuzz: "), "{e}");
+        if let Some(key) = key {
+            prop_assert!(e.message().contains(key), "{e} does not name {key}");
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+        #[test]
+        fn options_parse_or_say_what_is_wrong(text in options_text()) {
+            let options = match Options::parse("ml_fuzz", &text, KEYS) {
+                Ok(options) => options,
+                Err(e) => return rejected(e, None),
+            };
+            let schema = DFSchema::try_from(Schema::new(vec![
+                Field::new("a", DataType::Int64, true),
+                Field::new("A", DataType::Int64, true),
+                Field::new("plan", DataType::Utf8, true),
+            ]))
+            .unwrap();
+            for &key in KEYS {
+                let results = [
+                    options.fraction_ppm(key, 0.2).map(|_| ()),
+                    options.integer(key, 2).map(|_| ()),
+                    options.number(key, 0.0).map(|_| ()),
+                    options.choice(key, &["hash", "balanced"]).map(|_| ()),
+                    options.enumerated::<ModelType>(key).map(|_| ()),
+                    options.columns(key, &schema).map(|_| ()),
+                ];
+                for result in results {
+                    if let Err(e) = result {
+                        rejected(e, Some(key))?;
+                    }
+                }
+            }
+        }
+    }
+}
