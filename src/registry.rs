@@ -46,7 +46,18 @@ pub struct Metadata {
     pub options: BTreeMap<String, String>,
     /// Training metrics (on the training rows).
     pub metrics: BTreeMap<String, Option<f64>>,
+    /// The rows the model was fitted on.
     pub training_rows: u64,
+    /// The model's metrics on the rows held out of the fit for evaluation
+    /// (none without such rows, and in versions older than the split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_metrics: Option<BTreeMap<String, Option<f64>>>,
+    /// How many rows were held out for evaluation.
+    #[serde(default)]
+    pub eval_rows: u64,
+    /// How the evaluation rows were chosen (`data_split_method`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_split: Option<String>,
     pub data_fingerprint: Option<i64>,
     pub source: String,
     /// Versions from before `split`: the text of the `ml_split(...)` call

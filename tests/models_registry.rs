@@ -134,6 +134,16 @@ async fn same_rows_give_the_same_model_bytes_and_predictions() -> Result<()> {
         assert_eq!(pa, pb, "{name}: predictions differ");
         assert_eq!(pa[0], Some(ROWS));
     }
+    // Both layouts held out the same 4,000 rows (auto_split: 20%) for
+    // evaluation: the same count and the same metrics on them.
+    let held_out = "SELECT eval_rows, CAST(eval_metrics['log_loss'] * 1e15 AS BIGINT) \
+                    FROM ml_models() WHERE model = 'status'";
+    let (ea, eb) = (
+        common::first_row(&single, held_out).await?,
+        common::first_row(&parallel, held_out).await?,
+    );
+    assert_eq!(ea, eb);
+    assert_eq!(ea[0], Some(ROWS / 5));
     // The data fingerprint of both trainings is the source's.
     let fp = |ctx: SessionContext| async move {
         common::first_row(

@@ -14,15 +14,17 @@ pub fn metrics_map_type() -> DataType {
     Array::data_type(&builder.finish()).clone()
 }
 
-/// A MAP(VARCHAR, DOUBLE) column with one map per row.
-pub fn metrics_map(rows: &[&BTreeMap<String, Option<f64>>]) -> Result<ArrayRef> {
+/// A MAP(VARCHAR, DOUBLE) column with one map (or NULL) per row.
+pub fn metrics_map<'a>(
+    rows: impl IntoIterator<Item = Option<&'a BTreeMap<String, Option<f64>>>>,
+) -> Result<ArrayRef> {
     let mut builder = MapBuilder::new(None, StringBuilder::new(), Float64Builder::new());
     for metrics in rows {
-        for (k, v) in metrics.iter() {
+        for (k, v) in metrics.into_iter().flatten() {
             builder.keys().append_value(k);
             builder.values().append_option(*v);
         }
-        builder.append(true)?;
+        builder.append(metrics.is_some())?;
     }
     Ok(Arc::new(builder.finish()))
 }

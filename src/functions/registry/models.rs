@@ -1,6 +1,5 @@
 //! `ml_models()`: one row per model version in the registry.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -41,7 +40,9 @@ fn schema() -> SchemaRef {
         Field::new("label", DataType::Utf8, false),
         Field::new("params", options_map_type(), false),
         Field::new("metrics", metrics_map_type(), false),
+        Field::new("eval_metrics", metrics_map_type(), true),
         Field::new("training_rows", DataType::Int64, false),
+        Field::new("eval_rows", DataType::Int64, false),
         Field::new("data_fingerprint", DataType::Int64, true),
         Field::new("source", DataType::Utf8, false),
         Field::new("split_spec", DataType::Utf8, true),
@@ -80,8 +81,6 @@ async fn list(state: SessionState) -> Result<Vec<RecordBatch>> {
     let created: ArrayRef = Arc::new(StringArray::from_iter_values(
         rows.iter().map(|(m, _)| m.created.as_str()),
     ));
-    let metrics: Vec<&BTreeMap<String, Option<f64>>> =
-        rows.iter().map(|(m, _)| &m.metrics).collect();
     let columns: Vec<ArrayRef> = vec![
         text(&|(m, _)| m.model.clone()),
         int(&|m| Some(m.version as i64)),
@@ -90,8 +89,10 @@ async fn list(state: SessionState) -> Result<Vec<RecordBatch>> {
         text(&|(m, _)| m.model_type.clone()),
         text(&|(m, _)| m.label.clone()),
         Arc::new(params.finish()),
-        metrics_map(&metrics)?,
+        metrics_map(rows.iter().map(|(m, _)| Some(&m.metrics)))?,
+        metrics_map(rows.iter().map(|(m, _)| m.eval_metrics.as_ref()))?,
         int(&|m| Some(m.training_rows as i64)),
+        int(&|m| Some(m.eval_rows as i64)),
         int(&|m| m.data_fingerprint),
         text(&|(m, _)| m.source.clone()),
         Arc::new(StringArray::from_iter(

@@ -1,6 +1,7 @@
 //! `ml_train`, `ml_tune` and `ml_trials`, over what they share
-//! (`shared`).
+//! (`shared`, and `eval_split`: the rows held out for evaluation).
 
+mod eval_split;
 mod shared;
 mod train;
 mod tune;

@@ -23,6 +23,7 @@ use datafusion::logical_expr::{col, LogicalPlan, LogicalPlanBuilder, SortExpr};
 use mlfusion_udfs::dataset_fingerprint::State as FingerprintSum;
 use mlfusion_udfs::expr_fn::row_fingerprint;
 
+use super::eval_split::{self, EvalSplit, Held};
 use crate::errors::IntoDataFusion;
 use crate::functions::common::args::{session_state, Signature};
 use crate::functions::common::options::Options;
@@ -55,6 +56,8 @@ pub(crate) struct TrainingInput {
     pub label: String,
     pub features: Vec<String>,
     pub model_type: ModelType,
+    /// The rows held out of the fit for evaluation.
+    pub eval_split: EvalSplit,
 }
 
 /// Reads `(model, source, label [, options])` as `ml_train` and `ml_tune`
@@ -75,6 +78,7 @@ pub(crate) fn plan_input(
     let options_text = bound.get("options");
     let mut valid = vec!["model_type", "features"];
     valid.extend(hyperparameters::all_keys());
+    valid.extend(eval_split::KEYS);
     valid.extend(extra_keys);
     let options = Options::parse(function, options_text, &valid)?;
     let Some(model_type) = options.enumerated::<ModelType>("model_type")? else {
@@ -123,13 +127,18 @@ pub(crate) fn plan_input(
             }
         },
     };
+    let eval_split = EvalSplit::plan(function, &options, &schema)?;
     let features = match options.columns("features", &schema)? {
         Some(f) => f,
         None => schema
             .fields()
             .iter()
             .map(|f| f.name().clone())
-            .filter(|n| *n != label && !SPLIT_COLUMNS.contains(&n.as_str()))
+            .filter(|n| {
+                *n != label
+                    && !SPLIT_COLUMNS.contains(&n.as_str())
+                    && eval_split.column() != Some(n.as_str())
+            })
             .collect(),
     };
     if features.contains(&label) {
@@ -143,7 +152,10 @@ pub(crate) fn plan_input(
         .map(|h| h.key)
         .collect();
     if let Some(key) = options.keys().find(|k| {
-        !matches!(*k, "model_type" | "features") && !extra_keys.contains(k) && !own.contains(k)
+        !matches!(*k, "model_type" | "features")
+            && !extra_keys.contains(k)
+            && !eval_split::KEYS.contains(k)
+            && !own.contains(k)
     }) {
         return plan_err!(
             "{function}: option {key} does not apply to {}; its options are features, {}",
@@ -158,6 +170,7 @@ pub(crate) fn plan_input(
         label,
         features,
         model_type,
+        eval_split,
     };
     Ok((input, options))
 }
@@ -414,6 +427,32 @@ pub(crate) fn fit(
     })
 }
 
+/// The classes of a classifier's label over all the source's rows (fitted
+/// and held out, so that an evaluation row's class is one of them); None
+/// for other tasks.
+pub(crate) fn all_classes(
+    function: &str,
+    input: &TrainingInput,
+    data: &RecordBatch,
+) -> Result<Option<Vec<String>>> {
+    match input.model_type.task() {
+        Task::Classification => Ok(Some(classes(function, &input.label, data)?)),
+        _ => Ok(None),
+    }
+}
+
+/// The model's metrics on the rows held out of its fit.
+pub(crate) fn held_out_scores(
+    function: &str,
+    input: &TrainingInput,
+    model: &Model,
+    eval: &RecordBatch,
+) -> Result<BTreeMap<String, Option<f64>>> {
+    let x = model.features.transform(eval).into_df()?;
+    let y = targets(function, input, eval, &model.label.classes)?;
+    Ok(scores(model, &x, &y))
+}
+
 /// The model's metrics on encoded rows and their targets, through the same
 /// path as `ml_predict` and `ml_evaluate` (ML.EVALUATE's metrics).
 pub(crate) fn scores(model: &Model, x: &Matrix, y: &[f64]) -> BTreeMap<String, Option<f64>> {
@@ -448,17 +487,21 @@ fn by_name(metrics: metrics::Metrics) -> BTreeMap<String, Option<f64>> {
 
 /// Writes a trained model as a new version of `input.name`; returns its
 /// metadata and URI.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn store(
     state: &SessionState,
     input: &TrainingInput,
     model: &Model,
     metrics: BTreeMap<String, Option<f64>>,
+    eval_metrics: Option<BTreeMap<String, Option<f64>>>,
+    held: &Held,
     rows: &Rows,
     tuning: Option<Tuning>,
 ) -> Result<(Metadata, String)> {
     let model_json = model.to_json().into_df()?;
     let registry = Registry::for_session(state)?;
-    let training_statistics = Some(training_statistics(state, input, &rows.data).await?);
+    let fitted = Arc::new(held.fit.clone());
+    let training_statistics = Some(training_statistics(state, input, &fitted).await?);
     let metadata = Metadata {
         format_version: FORMAT_VERSION,
         model: input.name.clone(),
@@ -471,7 +514,10 @@ pub(crate) async fn store(
         features: input.features.clone(),
         options: model.options.clone(),
         metrics,
-        training_rows: rows.data.num_rows() as u64,
+        training_rows: held.fit.num_rows() as u64,
+        eval_metrics,
+        eval_rows: held.eval.as_ref().map_or(0, |e| e.num_rows() as u64),
+        data_split: Some(held.description.clone()),
         data_fingerprint: rows.fingerprint,
         source: input.source_text.clone(),
         split_spec: None,

@@ -1,5 +1,6 @@
-//! `ml_train(model, source, label [, options])`: trains a model on every row
-//! of the source and stores it as a new version in the registry.
+//! `ml_train(model, source, label [, options])`: trains a model on the rows
+//! of the source (but those held out for evaluation: `eval_split`), scores it
+//! on both, and stores it as a new version in the registry.
 //!
 //! The rows are put in a canonical order (by their row fingerprint) before
 //! training, and every sum runs in a fixed order, so the same rows in any
@@ -15,7 +16,8 @@ use datafusion::common::{plan_err, DataFusionError, Result};
 use datafusion::execution::SessionState;
 
 use super::shared::{
-    fit, load_rows, plan_input, progress_printer, store, CancelOnDrop, TrainingInput,
+    all_classes, fit, held_out_scores, load_rows, plan_input, progress_printer, store,
+    CancelOnDrop, TrainingInput,
 };
 use crate::errors::IntoDataFusion;
 use crate::functions::common::action::ActionTable;
@@ -35,8 +37,10 @@ pub fn result_schema() -> SchemaRef {
         Field::new("version", DataType::Int64, false),
         Field::new("model_type", DataType::Utf8, false),
         Field::new("training_rows", DataType::Int64, false),
+        Field::new("eval_rows", DataType::Int64, false),
         Field::new("data_fingerprint", DataType::Int64, true),
         Field::new("metrics", metrics_map_type(), false),
+        Field::new("eval_metrics", metrics_map_type(), true),
         Field::new("artifact_uri", DataType::Utf8, false),
     ]))
 }
@@ -84,19 +88,36 @@ async fn train_and_store(
     hyper: Hyperparameters,
 ) -> Result<Vec<RecordBatch>> {
     let rows = load_rows(NAME, &state, &input).await?;
+    let held = Arc::new(input.eval_split.apply(NAME, &rows.data)?);
+    let classes = all_classes(NAME, &input, &rows.data)?;
     let cancelled = Arc::new(AtomicBool::new(false));
     let guard = CancelOnDrop(Arc::clone(&cancelled));
-    let (fit_input, data) = (Arc::clone(&input), Arc::clone(&rows.data));
-    let (model, metrics) = tokio::task::spawn_blocking(move || {
+    let (fit_input, rows_held) = (Arc::clone(&input), Arc::clone(&held));
+    let (model, metrics, eval_metrics) = tokio::task::spawn_blocking(move || {
         let progress = progress_printer(NAME, &fit_input.name, &cancelled);
-        let fit = fit(NAME, &fit_input, &hyper, &data, None, progress)?;
+        let (input, held) = (&fit_input, &rows_held);
+        let fit = fit(NAME, input, &hyper, &held.fit, classes.as_deref(), progress)?;
         let metrics = fit.metrics();
-        Ok::<_, DataFusionError>((fit.model, metrics))
+        let eval_metrics = match &held.eval {
+            Some(eval) => Some(held_out_scores(NAME, input, &fit.model, eval)?),
+            None => None,
+        };
+        Ok::<_, DataFusionError>((fit.model, metrics, eval_metrics))
     })
     .await
     .map_err(|e| DataFusionError::External(Box::new(e)))??;
     drop(guard);
-    let (metadata, uri) = store(&state, &input, &model, metrics, &rows, None).await?;
+    let (metadata, uri) = store(
+        &state,
+        &input,
+        &model,
+        metrics,
+        eval_metrics,
+        &held,
+        &rows,
+        None,
+    )
+    .await?;
     Ok(vec![result_row(&metadata, uri)?])
 }
 
@@ -108,8 +129,10 @@ fn result_row(metadata: &Metadata, uri: String) -> Result<RecordBatch> {
             Arc::new(Int64Array::from(vec![metadata.version as i64])),
             Arc::new(StringArray::from(vec![metadata.model_type.clone()])),
             Arc::new(Int64Array::from(vec![metadata.training_rows as i64])),
+            Arc::new(Int64Array::from(vec![metadata.eval_rows as i64])),
             Arc::new(Int64Array::from(vec![metadata.data_fingerprint])),
-            metrics_map(&[&metadata.metrics])?,
+            metrics_map([Some(&metadata.metrics)])?,
+            metrics_map([metadata.eval_metrics.as_ref()])?,
             Arc::new(StringArray::from(vec![uri])),
         ],
     )?)

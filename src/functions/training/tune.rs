@@ -24,8 +24,8 @@ use datafusion::datasource::MemTable;
 use datafusion::execution::SessionState;
 
 use super::shared::{
-    classes, fit, load_rows, plan_input, scores, store, targets, CancelOnDrop, TrainingInput,
-    FINGERPRINT,
+    all_classes, classes, fit, held_out_scores, load_rows, plan_input, scores, store, targets,
+    CancelOnDrop, TrainingInput, FINGERPRINT,
 };
 use crate::errors::IntoDataFusion;
 use crate::functions::common::action::{distinct_call, ActionTable};
@@ -270,24 +270,37 @@ impl Plan {
 
     async fn run(self: Arc<Self>, state: SessionState) -> Result<Vec<RecordBatch>> {
         let rows = load_rows(NAME, &state, &self.input).await?;
+        // Tuning and the final fit see the fitted rows only.
+        let held = Arc::new(self.input.eval_split.apply(NAME, &rows.data)?);
+        let classes = all_classes(NAME, &self.input, &rows.data)?;
         let cancelled = Arc::new(AtomicBool::new(false));
         let guard = CancelOnDrop(Arc::clone(&cancelled));
-        let (plan, data) = (Arc::clone(&self), Arc::clone(&rows.data));
-        let (tuning, model, metrics) = tokio::task::spawn_blocking(move || {
-            let tuning = plan.tune(&data, &cancelled)?;
+        let (plan, rows_held) = (Arc::clone(&self), Arc::clone(&held));
+        let (tuning, model, metrics, eval_metrics) = tokio::task::spawn_blocking(move || {
+            let data = &rows_held.fit;
+            let tuning = plan.tune(data, &cancelled)?;
             let best =
                 tuning.trials.iter().find(|t| t.is_optimal).ok_or_else(|| {
                     DataFusionError::Internal(format!("{NAME}: no optimal trial"))
                 })?;
             let hyper = plan.with_point(&best.hyperparameters);
-            let fit = fit(NAME, &plan.input, &hyper, &data, None, |_, _| {
-                !cancelled.load(Ordering::Relaxed)
-            })?;
+            let fit = fit(
+                NAME,
+                &plan.input,
+                &hyper,
+                data,
+                classes.as_deref(),
+                |_, _| !cancelled.load(Ordering::Relaxed),
+            )?;
             if cancelled.load(Ordering::Relaxed) {
                 return exec_err!("{NAME}: cancelled");
             }
             let metrics = fit.metrics();
-            Ok::<_, DataFusionError>((tuning, fit.model, metrics))
+            let eval_metrics = match &rows_held.eval {
+                Some(eval) => Some(held_out_scores(NAME, &plan.input, &fit.model, eval)?),
+                None => None,
+            };
+            Ok::<_, DataFusionError>((tuning, fit.model, metrics, eval_metrics))
         })
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))??;
@@ -298,12 +311,21 @@ impl Plan {
             .iter()
             .find(|t| t.is_optimal)
             .map_or(0, |t| t.trial_id);
-        let (metadata, uri) =
-            store(&state, &self.input, &model, metrics, &rows, Some(tuning)).await?;
+        let (metadata, uri) = store(
+            &state,
+            &self.input,
+            &model,
+            metrics,
+            eval_metrics,
+            &held,
+            &rows,
+            Some(tuning),
+        )
+        .await?;
         progress::report(&format!(
-            "{NAME} {}: version {} trained on all {} rows with the hyperparameters of trial \
-             {best}: {uri}",
-            metadata.model, metadata.version, metadata.training_rows
+            "{NAME} {}: version {} trained on {} rows ({} held out for evaluation) with the \
+             hyperparameters of trial {best}: {uri}",
+            metadata.model, metadata.version, metadata.training_rows, metadata.eval_rows
         ));
         Ok(vec![batch])
     }
