@@ -179,7 +179,8 @@ fn tune_example_runs_and_reports_each_trial() {
     }
     assert!(err.contains("best 0.963765 (trial 6)"), "{err}");
     assert!(
-        err.contains("ml_tune penguin_sex: version 1 trained on all 266 rows with the hyperparameters of trial 6"),
+        err.contains("ml_tune penguin_sex: version 1 trained on 266 rows (0 held out for evaluation) with the \
+             hyperparameters of trial 6"),
         "{err}"
     );
 }
@@ -207,7 +208,7 @@ fn continuous_training_example_deploys_the_better_model() {
     );
     assert!(
         text.contains(
-            "\nError: sql/examples/continuous_training.sql:42: Assertion failed: generation_2 \
+            "\nError: sql/examples/continuous_training.sql:43: Assertion failed: generation_2 \
              does not fit the champion's schema (ml_validate_schema lists the errors): not retraining \
              (ASSERT NOT EXISTS (SELECT 1 FROM ml_validate_schema("
         ),
@@ -234,10 +235,13 @@ fn continuous_training_example_deploys_the_better_model() {
         "tenure_months,jensen_shannon_divergence,0.0,false\n",
         "monthly_charges,jensen_shannon_divergence,0.0,false\n",
         "plan,l_infinity,0.3667,true\n",
-        "input,value,is_anomaly\nage,0.4944,true\n",
+        "input,value,is_anomaly\nage,0.5117,true\n",
+        // Each version reports its metrics on the rows it held out.
+        "version,training_rows,eval_rows,eval_roc_auc\n1,3787,947,0.8714\n",
+        "version,training_rows,eval_rows,eval_roc_auc\n2,3850,963,0.8122\n",
         "input,anomaly,severity\nage,out_of_range,warning\nplan,unseen_values,warning\n",
         // The champion no longer fits; the challenger takes its place.
-        "candidate,roc_auc\nchampion,0.4203\nchallenger,0.8445\n",
+        "candidate,roc_auc\nchampion,0.4218\nchallenger,0.8403\n",
     ] {
         assert!(text.contains(expected), "{expected} in {text}");
     }
@@ -246,7 +250,7 @@ fn continuous_training_example_deploys_the_better_model() {
         "{text}"
     );
     assert!(
-        err.contains("version 1 (current) scores 0.420269, version 2 (newest) 0.844480"),
+        err.contains("version 1 (current) scores 0.421828, version 2 (newest) 0.840348"),
         "{err}"
     );
 }

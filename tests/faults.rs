@@ -240,7 +240,7 @@ fn outcomes(out: &Output, statements: usize) -> Vec<Outcome> {
 }
 
 const TRAINING_ROWS: &str = "SELECT v * 1.0 AS x, (v * 7) % 10 * 1.0 AS z, v % 3 = 0 AS label \
-                             FROM generate_series(1, 300) AS t(v)";
+                             FROM generate_series(1, 600) AS t(v)";
 
 /// A registry's deployment logs and versions, read from its objects.
 #[derive(Debug, Default)]

@@ -166,7 +166,7 @@ async fn session(registry: &std::path::Path) -> SessionState {
             .into(),
         "SELECT * FROM ml_train('m', 't', 'label', 'model_type=logistic_reg, max_iterations=3')"
             .into(),
-        "SELECT * FROM ml_deploy('m')".into(),
+        "SELECT * FROM ml_deploy('m', 'strategy=most_recent')".into(),
     ] {
         ctx.sql(&sql).await.unwrap().collect().await.unwrap();
     }

@@ -31,7 +31,8 @@ FROM generate_series(6001, 12000) AS g(v);
 
 -- 1. The champion: trained on the first generation.
 CREATE VIEW split_1 AS SELECT * FROM ml_split('generation_1', 'test_fraction=0.2, key=customer_id, salt=ct');
-SELECT version, training_rows FROM ml_train('churn_ct',
+--    Training holds 20% of its rows out (auto_split) and reports the metrics on them.
+SELECT version, training_rows, eval_rows, round(eval_metrics['roc_auc'], 4) AS eval_roc_auc FROM ml_train('churn_ct',
   'SELECT * EXCLUDE (customer_id, split, fold) FROM split_1 WHERE split = ''train''', 'churned',
   'model_type=boosted_tree_classifier, max_iterations=10, max_depth=3');
 SELECT alias, version, strategy FROM ml_deploy('churn_ct', 'strategy=most_recent');
@@ -57,11 +58,12 @@ SELECT input, round(value, 4) AS value, is_anomaly FROM ml_validate_skew('churn_
 -- 3. The challenger: trained on the second generation's training rows.
 CREATE VIEW split_2 AS SELECT * FROM ml_split('generation_2', 'test_fraction=0.2, key=customer_id, salt=ct');
 CREATE VIEW holdout AS SELECT * EXCLUDE (customer_id, split, fold) FROM split_2 WHERE split = 'test';
-SELECT version, training_rows FROM ml_train('churn_ct',
+SELECT version, training_rows, eval_rows, round(eval_metrics['roc_auc'], 4) AS eval_roc_auc FROM ml_train('churn_ct',
   'SELECT * EXCLUDE (customer_id, split, fold) FROM split_2 WHERE split = ''train''', 'churned',
   'model_type=boosted_tree_classifier, max_iterations=10, max_depth=3');
 
--- 4. Both on the same held-out rows of the new generation.
+-- 4. Both on the same held-out rows of the new generation (each version's own eval_metrics
+--    come from different data: the champion's from the first generation).
 SELECT 'champion' AS candidate, round(roc_auc, 4) AS roc_auc FROM ml_evaluate('churn_ct@champion', 'holdout')
 UNION ALL
 SELECT 'challenger', round(roc_auc, 4) FROM ml_evaluate('churn_ct@2', 'holdout')

@@ -1,8 +1,10 @@
 //! `ml_deploy(model [, options])`: points an alias (`champion` unless
 //! `alias=` says otherwise) at a version of a model, by one of the
-//! strategies: `best_score` (default: the best training score: ROC AUC for
+//! strategies: `best_score` (default: the best score on the rows each
+//! version held out of its fit, its `eval_metrics`: ROC AUC for
 //! classifiers, R² for regressors, the lowest Davies–Bouldin index for
-//! k-means; the newest on ties), `most_recent`,
+//! k-means; the newest on ties; versions without evaluation rows are
+//! skipped, with a notice), `most_recent`,
 //! `rollback` (the version the alias pointed at before its current one), or
 //! `version=N`. With `evaluate_on=<held-out rows>`, `best_score` instead
 //! evaluates the alias's current version and the newest one on those rows
@@ -77,8 +79,10 @@ fn headline(version: &Metadata, metric: impl Fn(&str) -> Option<f64>) -> Option<
     })
 }
 
+/// The headline score on the version's own evaluation rows.
 fn score(m: &Metadata) -> Option<f64> {
-    headline(m, |k| m.metrics.get(k).copied().flatten())
+    let eval = m.eval_metrics.as_ref()?;
+    headline(m, |k| eval.get(k).copied().flatten())
 }
 
 struct Request {
@@ -174,8 +178,29 @@ async fn deploy(state: SessionState, r: &Request) -> Result<Vec<RecordBatch>> {
             }
         }
         _ => {
-            let mut best = &versions[0];
-            for m in &versions[1..] {
+            let (scored, unscored): (Vec<&Metadata>, Vec<&Metadata>) =
+                versions.iter().partition(|m| m.eval_metrics.is_some());
+            let Some(mut best) = scored.first().copied() else {
+                return plan_err!(
+                    "{NAME}: no version of {} has evaluation metrics (rows held out of its \
+                     fit: trained with data_split_method=no_split, or on fewer than 500 rows \
+                     with auto_split), so best_score cannot rank them; give held-out rows with \
+                     evaluate_on=<table or query>, or use strategy=most_recent or version=N",
+                    r.name
+                );
+            };
+            if !unscored.is_empty() {
+                progress::report(&format!(
+                    "{NAME} {}: best_score skips version(s) {} (no evaluation rows)",
+                    r.name,
+                    unscored
+                        .iter()
+                        .map(|m| m.version.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            for m in &scored[1..] {
                 if score(m).unwrap_or(f64::NEG_INFINITY) >= score(best).unwrap_or(f64::NEG_INFINITY)
                 {
                     best = m;
