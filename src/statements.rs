@@ -12,6 +12,7 @@
 use std::fmt;
 
 use datafusion::arrow::datatypes::DataType;
+use datafusion::common::tree_node::TreeNode;
 use datafusion::common::{plan_datafusion_err, plan_err, DataFusionError, Result};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::{lit, LogicalPlan, LogicalPlanBuilder};
@@ -141,6 +142,17 @@ impl Assertion {
                 self.condition
             );
         };
+        // One row in, one value out: a set-returning condition (unnest) would
+        // pass when any of its values is TRUE.
+        if projection
+            .input
+            .exists(|p| Ok(matches!(p, LogicalPlan::Unnest(_))))?
+        {
+            return plan_err!(
+                "ASSERT: the condition must be one value, not a set of them: {}",
+                self.condition
+            );
+        }
         let condition = condition.clone().unalias();
         let data_type = projection.schema.field(0).data_type();
         if !matches!(data_type, DataType::Boolean | DataType::Null) {

@@ -20,6 +20,14 @@ pub fn split_metadata(spec: &SplitSpec) -> FieldMetadata {
     FieldMetadata::from(BTreeMap::from([(KEY.to_string(), json)]))
 }
 
+/// Whether `schema` has `ml_split`'s `split` column (marked by it, not just
+/// a column of that name).
+pub fn has_split_column(schema: &DFSchema) -> bool {
+    schema
+        .field_with_unqualified_name("split")
+        .is_ok_and(|f| f.metadata().contains_key(KEY))
+}
+
 /// The split whose columns `schema` has, if any.
 pub fn split_of(schema: &DFSchema) -> Option<SplitSpec> {
     schema

@@ -36,7 +36,8 @@ const KEYS: &[&str] = &["strategy", "version", "alias", "evaluate_on"];
 /// How `ml_deploy` picks the version (without `version=N`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Strategy {
-    /// The best headline score (on the training rows, or on `evaluate_on`).
+    /// The best headline score (on each version's evaluation rows, or on
+    /// `evaluate_on`).
     BestScore,
     MostRecent,
     /// The version the alias pointed at before its current one.
@@ -178,8 +179,10 @@ async fn deploy(state: SessionState, r: &Request) -> Result<Vec<RecordBatch>> {
             }
         }
         _ => {
+            // Without evaluation rows, or without the headline metric on
+            // them (a ROC AUC over evaluation rows of one class).
             let (scored, unscored): (Vec<&Metadata>, Vec<&Metadata>) =
-                versions.iter().partition(|m| m.eval_metrics.is_some());
+                versions.iter().partition(|m| score(m).is_some());
             let Some(mut best) = scored.first().copied() else {
                 return plan_err!(
                     "{NAME}: no version of {} has evaluation metrics (rows held out of its \
@@ -191,7 +194,7 @@ async fn deploy(state: SessionState, r: &Request) -> Result<Vec<RecordBatch>> {
             };
             if !unscored.is_empty() {
                 progress::report(&format!(
-                    "{NAME} {}: best_score skips version(s) {} (no evaluation rows)",
+                    "{NAME} {}: best_score skips version(s) {} (no score on evaluation rows)",
                     r.name,
                     unscored
                         .iter()

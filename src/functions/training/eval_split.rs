@@ -11,9 +11,10 @@
 //! - `custom`: `data_split_col` is BOOLEAN, TRUE for evaluation rows.
 //! - `no_split`: every row is fitted.
 //!
-//! A source with `ml_split`'s `split` column gives its `validation` rows
-//! for evaluation unless a method is given, and may not hold `test` rows:
-//! those must never reach training.
+//! A source with `ml_split`'s `split` column (marked by it) gives its
+//! `validation` rows for evaluation unless a method is given (or it has
+//! none, then `auto_split` applies), and may not hold `test` rows: those
+//! must never reach training.
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ use datafusion::common::{plan_err, DFSchema, Result, ScalarValue};
 
 use super::shared::FINGERPRINT;
 use crate::functions::common::options::{Choice, Options};
+use crate::functions::common::splits::has_split_column;
 
 /// The options of the evaluation split.
 pub(crate) const KEYS: &[&str] = &[
@@ -147,12 +149,7 @@ impl EvalSplit {
                 _ => {}
             }
         }
-        let marked = schema.field_with_unqualified_name(SPLIT).is_ok_and(|f| {
-            matches!(
-                f.data_type(),
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-            )
-        });
+        let marked = has_split_column(schema);
         Ok(Self {
             method,
             fraction: fraction.unwrap_or(0.2),
@@ -161,9 +158,29 @@ impl EvalSplit {
         })
     }
 
-    /// Whether the source's `column` feeds the split rather than the model.
+    /// The source's column that chooses the evaluation rows (never a
+    /// feature or the label).
     pub fn column(&self) -> Option<&str> {
         self.column.as_deref()
+    }
+
+    /// An error unless `label` and `features` leave the split's column out.
+    pub fn check_column(&self, function: &str, label: &str, features: &[String]) -> Result<()> {
+        let Some(column) = &self.column else {
+            return Ok(());
+        };
+        if column == label || features.contains(column) {
+            return plan_err!(
+                "{function}: data_split_col {column} chooses the evaluation rows; it cannot also \
+                 be {}",
+                if column == label {
+                    "the label"
+                } else {
+                    "a feature"
+                }
+            );
+        }
+        Ok(())
     }
 
     /// Splits `data` (in canonical order, with [`FINGERPRINT`] last).
@@ -187,11 +204,16 @@ impl EvalSplit {
                 );
             }
         }
-        let (mask, description) = match (self.method, &marks) {
-            (None, Some(marks)) => (
-                eq(marks, &ScalarValue::from("validation").to_scalar()?)?,
-                "ml_split's validation rows".to_string(),
-            ),
+        let validation = match &marks {
+            Some(marks) => Some(eq(marks, &ScalarValue::from("validation").to_scalar()?)?),
+            None => None,
+        };
+        // An explicit fraction holds out at least one row and leaves one.
+        let count = |fraction: f64| ((n as f64 * fraction).round() as usize).clamp(1, n.max(2) - 1);
+        let (mask, description) = match (self.method, validation) {
+            (None, Some(validation)) if validation.true_count() > 0 => {
+                (validation, "ml_split's validation rows".to_string())
+            }
             (None | Some(Method::AutoSplit), _) => match n {
                 0..500 => (
                     BooleanArray::from(vec![false; n]),
@@ -207,13 +229,13 @@ impl EvalSplit {
                 ),
             },
             (Some(Method::Random), _) => (
-                lowest(data, (n as f64 * self.fraction).round() as usize)?,
+                lowest(data, count(self.fraction))?,
                 format!("random: {} of the rows by row fingerprint", self.fraction),
             ),
             (Some(Method::Seq), _) => {
                 let column = self.column.as_deref().unwrap_or_default();
                 (
-                    last_by(data, column, (n as f64 * self.fraction).round() as usize)?,
+                    last_by(data, column, count(self.fraction))?,
                     format!("seq: the last {} of the rows by {column}", self.fraction),
                 )
             }

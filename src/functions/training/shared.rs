@@ -144,6 +144,7 @@ pub(crate) fn plan_input(
     if features.contains(&label) {
         return plan_err!("{function}: the label {label} cannot also be a feature");
     }
+    eval_split.check_column(function, &label, &features)?;
     if features.is_empty() {
         return plan_err!("{function}: the source has no feature columns besides the label");
     }

@@ -1,7 +1,9 @@
 //! `ml_tune(model, source, label, options)`: hyperparameter search scored by
 //! k-fold cross-validation, then the final model trained with the best
-//! hyperparameters on every source row and stored as a new version whose
-//! metadata keeps every trial (`ml_trials(model)` reads them back).
+//! hyperparameters and stored as a new version whose
+//! metadata keeps every trial (`ml_trials(model)` reads them back). Tuning
+//! and the final fit see the fitted rows only: the rows the evaluation split
+//! holds out (`eval_split`) score the final model.
 //!
 //! Trials run one after another by default, so each is proposed from the
 //! results of all those before it; a failing trial is recorded and the
